@@ -1,0 +1,147 @@
+//! Rate limits and lockouts: the arithmetic, with time as a parameter.
+//!
+//! A [`Policy`] has up to two fixed windows (burst and sustained) and an optional ladder of
+//! lockout durations. [`check`] counts one attempt against a key (an IP address, an account, a
+//! wallet, a token id) through a [`RateLimitStore`] whose increments are atomic, so that with
+//! any number of concurrent requests and server instances exactly `limit` attempts pass in a
+//! window. The first attempt over a limit locks the key for the next rung of the ladder; the
+//! ladder resets after a quiet period.
+//!
+//! This crate does no I/O and knows nothing of HTTP: the server maps a [`Decision`] to
+//! `429 Too Many Requests` with `Retry-After`.
+
+mod policy;
+
+use std::future::Future;
+use std::time::Duration;
+
+use aws_lc_rs::digest::{SHA256, digest};
+use idseal_types::UnixTime;
+
+pub use policy::{KeyKind, ParseError, Policy, Window, format_duration, parse_duration};
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RateLimitError {
+    /// The counter store failed; callers fail closed.
+    #[error("rate-limit store failed")]
+    Store(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// An active lockout of a key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lockout {
+    /// The rung of the ladder reached (1 = first lockout).
+    pub level: u32,
+    /// Until when the key is locked.
+    pub locked_until: UnixTime,
+}
+
+/// Durable, atomic counters. Implemented for SQLite and PostgreSQL by idseal-store.
+pub trait RateLimitStore: Send + Sync {
+    /// Atomically add one to the counter of `bucket` in the window starting at `window_start`
+    /// (creating it, to expire at `expires_at`) and return the new count.
+    fn hit(
+        &self,
+        bucket: &str,
+        window_start: UnixTime,
+        expires_at: UnixTime,
+    ) -> impl Future<Output = Result<u64, RateLimitError>> + Send;
+
+    /// The lockout recorded for `bucket`, if any.
+    fn lockout(&self, bucket: &str) -> impl Future<Output = Result<Option<Lockout>, RateLimitError>> + Send;
+
+    /// Atomically record a new lockout: the level becomes 1 if the previous lockout began
+    /// before `reset_before` (or there was none), else one more than before; `locked_until`
+    /// is computed from the new level by `until`. Returns the stored lockout.
+    fn escalate(
+        &self,
+        bucket: &str,
+        now: UnixTime,
+        reset_before: UnixTime,
+        until: &(dyn Fn(u32) -> UnixTime + Sync),
+    ) -> impl Future<Output = Result<Lockout, RateLimitError>> + Send;
+
+    /// Delete counters that expired at or before `now` and lockouts that ended before
+    /// `forget_before`.
+    fn purge(&self, now: UnixTime, forget_before: UnixTime) -> impl Future<Output = Result<u64, RateLimitError>> + Send;
+}
+
+/// The outcome of one attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Go ahead; `remaining` attempts are left in the tightest window.
+    Allowed {
+        /// Attempts left.
+        remaining: u64,
+    },
+    /// Refused; try again after `retry_after`.
+    Limited {
+        /// Seconds until an attempt can succeed (at least 1).
+        retry_after: Duration,
+        /// Whether the key is locked out (as opposed to a window being full).
+        locked: bool,
+        /// Whether this attempt started the lockout (so the caller can audit it once).
+        new_lockout: bool,
+    },
+}
+
+/// The bucket id of a key under a policy: a SHA-256 so that counters never hold e-mail
+/// addresses or IP addresses in clear.
+pub fn bucket(policy: &Policy, kind: KeyKind, value: &str) -> String {
+    let input = format!("{}\0{}\0{}", policy.name, kind.as_str(), value);
+    digest(&SHA256, input.as_bytes()).as_ref().iter().take(16).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The start of the fixed window of length `period` that contains `now`.
+pub fn window_start(now: UnixTime, period: Duration) -> UnixTime {
+    let p = i64::try_from(period.as_secs().max(1)).unwrap_or(i64::MAX);
+    UnixTime::from_secs(now.as_secs() - now.as_secs().rem_euclid(p))
+}
+
+/// Count one attempt of `value` (of kind `kind`) under `policy` at `now`.
+pub async fn check<S: RateLimitStore>(
+    store: &S,
+    policy: &Policy,
+    kind: KeyKind,
+    value: &str,
+    now: UnixTime,
+) -> Result<Decision, RateLimitError> {
+    let bucket = bucket(policy, kind, value);
+    if !policy.lockout.is_empty()
+        && let Some(l) = store.lockout(&bucket).await?
+        && l.locked_until > now
+    {
+        return Ok(Decision::Limited { retry_after: at_least_1s(now.until(l.locked_until)), locked: true, new_lockout: false });
+    }
+    let mut remaining = u64::MAX;
+    for (tag, w) in [("b", policy.burst), ("s", policy.sustained)] {
+        let Some(w) = w else { continue };
+        let start = window_start(now, w.period);
+        let end = start.saturating_add(w.period);
+        let count = store.hit(&format!("{bucket}:{tag}"), start, end).await?;
+        let limit = u64::from(w.limit);
+        if count > limit {
+            if count == limit + 1 && !policy.lockout.is_empty() {
+                let ladder = &policy.lockout;
+                let until = |level: u32| {
+                    let idx = usize::try_from(level.max(1) - 1).unwrap_or(usize::MAX).min(ladder.len() - 1);
+                    now.saturating_add(ladder.get(idx).copied().unwrap_or_default())
+                };
+                let l = store.escalate(&bucket, now, now.saturating_sub(policy.lockout_reset), &until).await?;
+                return Ok(Decision::Limited { retry_after: at_least_1s(now.until(l.locked_until)), locked: true, new_lockout: true });
+            }
+            return Ok(Decision::Limited { retry_after: at_least_1s(now.until(end)), locked: false, new_lockout: false });
+        }
+        remaining = remaining.min(limit - count);
+    }
+    Ok(Decision::Allowed { remaining })
+}
+
+fn at_least_1s(d: Duration) -> Duration {
+    d.max(Duration::from_secs(1))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,79 @@
+//! The audit sink: append-only rows (the database refuses UPDATE and DELETE by trigger).
+
+use idseal_types::{AuditEvent, AuditSink, UnixTime};
+
+use crate::{Store, StoreError, with_pool};
+
+/// An audit entry as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AuditRow {
+    /// Position in the log.
+    pub id: i64,
+    /// Event kind name.
+    pub kind: String,
+    /// When.
+    pub at: UnixTime,
+    /// Who.
+    pub actor: String,
+    /// About what.
+    pub subject: Option<String>,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// User agent.
+    pub user_agent: Option<String>,
+    /// Details (JSON).
+    pub details: serde_json::Value,
+}
+
+type Row = (i64, String, i64, String, Option<String>, Option<String>, Option<String>, String);
+
+impl AuditSink for Store {
+    type Error = StoreError;
+
+    async fn record(&self, e: &AuditEvent) -> Result<(), StoreError> {
+        let details = serde_json::to_string(&e.details).map_err(|err| StoreError::Corrupt(err.to_string()))?;
+        with_pool!(self, |pool| sqlx::query(
+            "INSERT INTO audit_events (kind, at, actor, subject, ip, user_agent, details) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        )
+        .bind(e.kind.as_str())
+        .bind(e.at.as_secs())
+        .bind(&e.actor)
+        .bind(e.subject.as_deref())
+        .bind(e.ip.map(|ip| ip.to_string()))
+        .bind(e.user_agent.as_deref())
+        .bind(details)
+        .execute(pool)
+        .await
+        .map(|_| ())?);
+        Ok(())
+    }
+}
+
+impl Store {
+    /// The newest `limit` audit entries, optionally of one kind, newest first.
+    pub async fn audit_events(&self, kind: Option<&str>, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
+        let rows: Vec<Row> = with_pool!(self, |pool| sqlx::query_as(
+            "SELECT id, kind, at, actor, subject, ip, user_agent, details FROM audit_events \
+             WHERE ($1 IS NULL OR kind = $1) ORDER BY id DESC LIMIT $2"
+        )
+        .bind(kind)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?);
+        rows.into_iter()
+            .map(|(id, kind, at, actor, subject, ip, user_agent, details)| {
+                Ok(AuditRow {
+                    id,
+                    kind,
+                    at: UnixTime::from_secs(at),
+                    actor,
+                    subject,
+                    ip,
+                    user_agent,
+                    details: serde_json::from_str(&details).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,198 @@
+//! SQLite and PostgreSQL storage for idseal: the only crate that knows SQL.
+//!
+//! [`Store`] implements the narrow store traits the protocol cores define
+//! ([`idseal_keys::KeyStore`], [`idseal_ratelimit::RateLimitStore`],
+//! [`idseal_types::AuditSink`]) for both backends. Statements are written once where the two
+//! dialects agree (`$n` parameters, `ON CONFLICT … DO UPDATE … RETURNING`) and apart where they
+//! do not; migrations live in one folder per backend.
+//!
+//! It holds no protocol logic: which key is active, whether an attempt is allowed, what an
+//! audit event means are decided by the cores.
+
+mod admin;
+mod audit;
+mod keys;
+mod ratelimit;
+pub mod testing;
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+
+pub use audit::AuditRow;
+
+/// Errors of the store.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database URL is not `sqlite:…` or `postgres://…`, or cannot be parsed.
+    #[error("unsupported or malformed database URL (expected sqlite:PATH or postgres://…)")]
+    BadUrl,
+    /// The database could not be reached or opened.
+    #[error("cannot open the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    /// Migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+    /// The migration lock file could not be taken.
+    #[error("cannot lock {path}: {source}")]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A query failed.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A stored row does not make sense (altered by hand or corrupt).
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+#[derive(Clone, Debug)]
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Run `$body` with `$pool` bound to whichever pool backs the store; the body is compiled once
+/// per backend, so the same statement text serves both where the dialects agree.
+macro_rules! with_pool {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite($pool) => $body,
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// Which database a store runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    /// Embedded SQLite (WAL).
+    Sqlite,
+    /// PostgreSQL.
+    Postgres,
+}
+
+/// Connection settings.
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    /// Largest number of pooled connections.
+    pub max_connections: u32,
+    /// How long to wait for a connection (and, for SQLite, a write lock).
+    pub acquire_timeout: Duration,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self { max_connections: 10, acquire_timeout: Duration::from_secs(10) }
+    }
+}
+
+/// The idseal database.
+#[derive(Clone, Debug)]
+pub struct Store {
+    backend: Backend,
+    sqlite_path: Option<PathBuf>,
+}
+
+impl Store {
+    /// Open the database at `url` (`sqlite:PATH` or `postgres://…`). A SQLite file is created
+    /// if missing, in WAL mode with full synchronous commits. Does not migrate.
+    pub async fn connect(url: &str, opts: &ConnectOptions) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            let o = SqliteConnectOptions::from_str(url)
+                .map_err(|_| StoreError::BadUrl)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(opts.acquire_timeout);
+            let path = o.get_filename().to_path_buf();
+            let pool = SqlitePoolOptions::new()
+                .max_connections(opts.max_connections.max(1))
+                .acquire_timeout(opts.acquire_timeout)
+                .connect_with(o)
+                .await
+                .map_err(StoreError::Connect)?;
+            Ok(Self { backend: Backend::Sqlite(pool), sqlite_path: Some(path) })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let o = PgConnectOptions::from_str(url).map_err(|_| StoreError::BadUrl)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(opts.max_connections.max(1))
+                .acquire_timeout(opts.acquire_timeout)
+                .connect_with(o)
+                .await
+                .map_err(StoreError::Connect)?;
+            Ok(Self { backend: Backend::Postgres(pool), sqlite_path: None })
+        } else {
+            Err(StoreError::BadUrl)
+        }
+    }
+
+    /// Which backend this is.
+    pub fn kind(&self) -> BackendKind {
+        match self.backend {
+            Backend::Sqlite(_) => BackendKind::Sqlite,
+            Backend::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    /// Apply pending migrations. Safe to run from several processes at once: PostgreSQL
+    /// migrations hold an advisory lock, SQLite ones an exclusive lock on a file beside the
+    /// database.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Postgres(pool) => {
+                sqlx::migrate!("./migrations/postgres").run(pool).await.map_err(StoreError::Migrate)
+            }
+            Backend::Sqlite(pool) => {
+                let _guard = match &self.sqlite_path {
+                    Some(p) if p.as_os_str() != ":memory:" => Some(lock_file(p).await?),
+                    _ => None,
+                };
+                sqlx::migrate!("./migrations/sqlite").run(pool).await.map_err(StoreError::Migrate)
+            }
+        }
+    }
+
+    /// Check that the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        with_pool!(self, |pool| sqlx::query("SELECT 1").execute(pool).await.map(|_| ()).map_err(StoreError::from))
+    }
+
+    /// Close every pooled connection (on shutdown).
+    pub async fn close(&self) {
+        with_pool!(self, |pool| pool.close().await)
+    }
+}
+
+/// Take an exclusive advisory lock on `<db>.lock`, held until the returned file is dropped.
+/// Waits without blocking the async runtime.
+async fn lock_file(db: &std::path::Path) -> Result<std::fs::File, StoreError> {
+    let mut path = db.as_os_str().to_owned();
+    path.push(".lock");
+    let path = PathBuf::from(path);
+    let err = |source| StoreError::Lock { path: path.clone(), source };
+    let f = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&path).map_err(err)?;
+    loop {
+        match f.try_lock() {
+            Ok(()) => return Ok(f),
+            Err(std::fs::TryLockError::WouldBlock) => tokio::time::sleep(Duration::from_millis(20)).await,
+            Err(std::fs::TryLockError::Error(e)) => return Err(err(e)),
+        }
+    }
+}
+
+pub(crate) fn boxed(e: impl std::error::Error + Send + Sync + 'static) -> Box<dyn std::error::Error + Send + Sync> {
+    Box::new(e)
+}

@@ -1,0 +1,43 @@
+//! Databases for tests: a fresh PostgreSQL database per test, so tests run in parallel.
+
+use std::hash::{BuildHasher, Hasher};
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions as _, Connection as _};
+
+use crate::StoreError;
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// Create an empty database next to the one `admin_url` names and return its URL and name.
+pub async fn create_postgres_database(admin_url: &str) -> Result<(String, String), StoreError> {
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    let name = format!("idseal_t_{}_{:x}", COUNTER.fetch_add(1, Ordering::Relaxed), h.finish());
+    let opts = PgConnectOptions::from_str(admin_url).map_err(|_| StoreError::BadUrl)?;
+    let mut conn = opts.connect().await.map_err(StoreError::Connect)?;
+    sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await?;
+    conn.close().await?;
+    let url = match admin_url.rsplit_once('/') {
+        Some((base, rest)) => {
+            let query = rest.split_once('?').map(|(_, q)| format!("?{q}")).unwrap_or_default();
+            format!("{base}/{name}{query}")
+        }
+        None => return Err(StoreError::BadUrl),
+    };
+    Ok((url, name))
+}
+
+/// Drop a database made by [`create_postgres_database`].
+pub async fn drop_postgres_database(admin_url: &str, name: &str) -> Result<(), StoreError> {
+    if !name.starts_with("idseal_t_") || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(StoreError::BadUrl);
+    }
+    let opts = PgConnectOptions::from_str(admin_url).map_err(|_| StoreError::BadUrl)?;
+    let mut conn = opts.connect().await.map_err(StoreError::Connect)?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut conn).await?;
+    conn.close().await?;
+    Ok(())
+}
