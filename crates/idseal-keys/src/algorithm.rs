@@ -7,9 +7,8 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
-    self, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ED25519, EcdsaKeyPair,
-    Ed25519KeyPair, KeyPair, ML_DSA_65, ML_DSA_65_SIGNING, PqdsaKeyPair, RSA_PKCS1_SHA256,
-    RsaKeyPair, UnparsedPublicKey,
+    self, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, ED25519, EcdsaKeyPair, Ed25519KeyPair, KeyPair,
+    ML_DSA_65, ML_DSA_65_SIGNING, PqdsaKeyPair, RSA_PKCS1_SHA256, RsaKeyPair, UnparsedPublicKey,
 };
 use zeroize::Zeroizing;
 
@@ -89,20 +88,16 @@ impl SigningKey {
     /// Generate a new key for `alg` with key id `kid`, from the operating system's CSPRNG.
     pub fn generate(alg: Algorithm, kid: impl Into<String>) -> Result<Self, KeyError> {
         let inner = match alg {
-            Algorithm::Rs256 => Inner::Rsa(
-                RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::GenerationFailed)?,
-            ),
-            Algorithm::Es256 => Inner::Ec(
-                EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
-                    .map_err(|_| KeyError::GenerationFailed)?,
-            ),
-            Algorithm::EdDsa => {
-                Inner::Ed(Ed25519KeyPair::generate().map_err(|_| KeyError::GenerationFailed)?)
+            Algorithm::Rs256 => {
+                Inner::Rsa(RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::GenerationFailed)?)
             }
-            Algorithm::MlDsa65 => Inner::MlDsa(
-                PqdsaKeyPair::generate(&ML_DSA_65_SIGNING)
-                    .map_err(|_| KeyError::GenerationFailed)?,
+            Algorithm::Es256 => Inner::Ec(
+                EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).map_err(|_| KeyError::GenerationFailed)?,
             ),
+            Algorithm::EdDsa => Inner::Ed(Ed25519KeyPair::generate().map_err(|_| KeyError::GenerationFailed)?),
+            Algorithm::MlDsa65 => {
+                Inner::MlDsa(PqdsaKeyPair::generate(&ML_DSA_65_SIGNING).map_err(|_| KeyError::GenerationFailed)?)
+            }
         };
         Ok(Self { kid: kid.into(), alg, inner })
     }
@@ -119,13 +114,11 @@ impl SigningKey {
                 }
                 Inner::Rsa(k)
             }
-            Algorithm::Es256 => Inner::Ec(
-                EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(bad)?,
-            ),
-            Algorithm::EdDsa => Inner::Ed(Ed25519KeyPair::from_pkcs8(der).map_err(bad)?),
-            Algorithm::MlDsa65 => {
-                Inner::MlDsa(PqdsaKeyPair::from_pkcs8(&ML_DSA_65_SIGNING, der).map_err(bad)?)
+            Algorithm::Es256 => {
+                Inner::Ec(EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der).map_err(bad)?)
             }
+            Algorithm::EdDsa => Inner::Ed(Ed25519KeyPair::from_pkcs8(der).map_err(bad)?),
+            Algorithm::MlDsa65 => Inner::MlDsa(PqdsaKeyPair::from_pkcs8(&ML_DSA_65_SIGNING, der).map_err(bad)?),
         };
         Ok(Self { kid, alg, inner })
     }
@@ -134,10 +127,7 @@ impl SigningKey {
     pub fn to_pkcs8(&self) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         let err = |_| KeyError::MalformedKey { kid: self.kid.clone() };
         let der = match &self.inner {
-            Inner::Rsa(k) => AsDer::<aws_lc_rs::encoding::Pkcs8V1Der<'_>>::as_der(k)
-                .map_err(err)?
-                .as_ref()
-                .to_vec(),
+            Inner::Rsa(k) => AsDer::<aws_lc_rs::encoding::Pkcs8V1Der<'_>>::as_der(k).map_err(err)?.as_ref().to_vec(),
             Inner::Ec(k) => k.to_pkcs8v1().map_err(err)?.as_ref().to_vec(),
             Inner::Ed(k) => k.to_pkcs8v1().map_err(err)?.as_ref().to_vec(),
             Inner::MlDsa(k) => k.to_pkcs8v1().map_err(err)?.as_ref().to_vec(),
@@ -160,15 +150,12 @@ impl SigningKey {
         match &self.inner {
             Inner::Rsa(k) => {
                 let mut sig = vec![0; k.public_modulus_len()];
-                k.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), msg, &mut sig)
-                    .map_err(|_| KeyError::SigningFailed)?;
+                k.sign(&RSA_PKCS1_SHA256, &SystemRandom::new(), msg, &mut sig).map_err(|_| KeyError::SigningFailed)?;
                 Ok(sig)
             }
-            Inner::Ec(k) => Ok(k
-                .sign(&SystemRandom::new(), msg)
-                .map_err(|_| KeyError::SigningFailed)?
-                .as_ref()
-                .to_vec()),
+            Inner::Ec(k) => {
+                Ok(k.sign(&SystemRandom::new(), msg).map_err(|_| KeyError::SigningFailed)?.as_ref().to_vec())
+            }
             Inner::Ed(k) => Ok(k.sign(msg).as_ref().to_vec()),
             Inner::MlDsa(k) => {
                 let mut sig = vec![0; ML_DSA_65_SIGNING.signature_len()];
@@ -297,7 +284,8 @@ mod tests {
 
     #[test]
     fn signature_lengths_match_the_algorithms() {
-        let lens = [(Algorithm::Rs256, 256), (Algorithm::Es256, 64), (Algorithm::EdDsa, 64), (Algorithm::MlDsa65, 3309)];
+        let lens =
+            [(Algorithm::Rs256, 256), (Algorithm::Es256, 64), (Algorithm::EdDsa, 64), (Algorithm::MlDsa65, 3309)];
         for (alg, len) in lens {
             let k = SigningKey::generate(alg, "k").unwrap();
             assert_eq!(k.sign(b"m").unwrap().len(), len, "{alg}");

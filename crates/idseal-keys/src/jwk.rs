@@ -87,9 +87,7 @@ impl Jwk {
         let d = |v: &Option<String>| v.as_deref().and_then(|s| B64.decode(s).ok());
         let alg: Algorithm = self.alg.parse().ok()?;
         match (self.kty.as_str(), alg, self.crv.as_deref()) {
-            ("RSA", Algorithm::Rs256, None) => {
-                Some((alg, PublicParts::Rsa { n: d(&self.n)?, e: d(&self.e)? }))
-            }
+            ("RSA", Algorithm::Rs256, None) => Some((alg, PublicParts::Rsa { n: d(&self.n)?, e: d(&self.e)? })),
             ("EC", Algorithm::Es256, Some("P-256")) => {
                 let (x, y) = (d(&self.x)?, d(&self.y)?);
                 if x.len() != 32 || y.len() != 32 {

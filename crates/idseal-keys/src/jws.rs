@@ -30,19 +30,13 @@ pub fn verify_compact<'k>(
     let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
         return Err(KeyError::MalformedJws);
     };
-    let header: Map<String, Value> = B64
-        .decode(h)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or(KeyError::MalformedJws)?;
+    let header: Map<String, Value> =
+        B64.decode(h).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(KeyError::MalformedJws)?;
     let payload = B64.decode(p).map_err(|_| KeyError::MalformedJws)?;
     let sig = B64.decode(s).map_err(|_| KeyError::MalformedJws)?;
     let kid = header.get("kid").and_then(Value::as_str).ok_or(KeyError::InvalidSignature)?;
     let alg = header.get("alg").and_then(Value::as_str).ok_or(KeyError::InvalidSignature)?;
-    let key = keys
-        .into_iter()
-        .find(|k| k.kid() == kid && k.alg().as_str() == alg)
-        .ok_or(KeyError::InvalidSignature)?;
+    let key = keys.into_iter().find(|k| k.kid() == kid && k.alg().as_str() == alg).ok_or(KeyError::InvalidSignature)?;
     let signing_input_len = h.len() + 1 + p.len();
     let signing_input = token.get(..signing_input_len).ok_or(KeyError::MalformedJws)?;
     key.verify(signing_input.as_bytes(), &sig)?;

@@ -54,7 +54,8 @@ impl MasterKey {
                 .collect::<Option<Vec<u8>>>()
                 .ok_or(KeyError::MalformedMasterKey("invalid hex"))?
         } else {
-            B64.decode(t).map_err(|_| KeyError::MalformedMasterKey("expected 64 hex digits or 43 base64url characters"))?
+            B64.decode(t)
+                .map_err(|_| KeyError::MalformedMasterKey("expected 64 hex digits or 43 base64url characters"))?
         });
         let arr: [u8; 32] = bytes
             .as_slice()
@@ -118,7 +119,8 @@ impl MasterKey {
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| fail())?;
         let mut buf = Zeroizing::new(ct.to_vec());
         let key = self.aead_key()?;
-        let plain_len = key.open_in_place(nonce, Aad::from(aad(kid, alg)), buf.as_mut_slice()).map_err(|_| fail())?.len();
+        let plain_len =
+            key.open_in_place(nonce, Aad::from(aad(kid, alg)), buf.as_mut_slice()).map_err(|_| fail())?.len();
         buf.truncate(plain_len);
         Ok(buf)
     }

@@ -121,7 +121,11 @@ pub(crate) fn thumbprint(jwk: &Jwk) -> String {
         "RSA" => format!(r#"{{"e":{},"kty":"RSA","n":{}}}"#, s(&jwk.e), s(&jwk.n)),
         "EC" => format!(r#"{{"crv":{},"kty":"EC","x":{},"y":{}}}"#, s(&jwk.crv), s(&jwk.x), s(&jwk.y)),
         "OKP" => format!(r#"{{"crv":{},"kty":"OKP","x":{}}}"#, s(&jwk.crv), s(&jwk.x)),
-        _ => format!(r#"{{"alg":{},"kty":"AKP","pub":{}}}"#, serde_json::to_string(&jwk.alg).unwrap_or_default(), s(&jwk.pub_)),
+        _ => format!(
+            r#"{{"alg":{},"kty":"AKP","pub":{}}}"#,
+            serde_json::to_string(&jwk.alg).unwrap_or_default(),
+            s(&jwk.pub_)
+        ),
     };
     B64.encode(digest(&SHA256, canonical.as_bytes()))
 }
@@ -190,7 +194,8 @@ impl KeyRing {
             if !r.is_published(now) {
                 continue;
             }
-            let vk = VerifyingKey::from_jwk(&r.public_jwk).ok_or_else(|| KeyError::MalformedKey { kid: r.kid.clone() })?;
+            let vk =
+                VerifyingKey::from_jwk(&r.public_jwk).ok_or_else(|| KeyError::MalformedKey { kid: r.kid.clone() })?;
             if vk.alg() != r.alg {
                 return Err(KeyError::MalformedKey { kid: r.kid.clone() });
             }

@@ -65,7 +65,8 @@ pub trait RateLimitStore: Send + Sync {
 
     /// Delete counters that expired at or before `now` and lockouts that ended before
     /// `forget_before`.
-    fn purge(&self, now: UnixTime, forget_before: UnixTime) -> impl Future<Output = Result<u64, RateLimitError>> + Send;
+    fn purge(&self, now: UnixTime, forget_before: UnixTime)
+    -> impl Future<Output = Result<u64, RateLimitError>> + Send;
 }
 
 /// The outcome of one attempt.
@@ -113,7 +114,11 @@ pub async fn check<S: RateLimitStore>(
         && let Some(l) = store.lockout(&bucket).await?
         && l.locked_until > now
     {
-        return Ok(Decision::Limited { retry_after: at_least_1s(now.until(l.locked_until)), locked: true, new_lockout: false });
+        return Ok(Decision::Limited {
+            retry_after: at_least_1s(now.until(l.locked_until)),
+            locked: true,
+            new_lockout: false,
+        });
     }
     let mut remaining = u64::MAX;
     for (tag, w) in [("b", policy.burst), ("s", policy.sustained)] {
@@ -130,9 +135,17 @@ pub async fn check<S: RateLimitStore>(
                     now.saturating_add(ladder.get(idx).copied().unwrap_or_default())
                 };
                 let l = store.escalate(&bucket, now, now.saturating_sub(policy.lockout_reset), &until).await?;
-                return Ok(Decision::Limited { retry_after: at_least_1s(now.until(l.locked_until)), locked: true, new_lockout: true });
+                return Ok(Decision::Limited {
+                    retry_after: at_least_1s(now.until(l.locked_until)),
+                    locked: true,
+                    new_lockout: true,
+                });
             }
-            return Ok(Decision::Limited { retry_after: at_least_1s(now.until(end)), locked: false, new_lockout: false });
+            return Ok(Decision::Limited {
+                retry_after: at_least_1s(now.until(end)),
+                locked: false,
+                new_lockout: false,
+            });
         }
         remaining = remaining.min(limit - count);
     }

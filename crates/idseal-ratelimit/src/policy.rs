@@ -90,7 +90,10 @@ pub fn parse_duration(s: &str) -> Result<Duration, ParseError> {
         "d" => 86400,
         _ => return Err(perr(s, "unit must be s, m, h or d")),
     };
-    let secs = n.checked_mul(mul).filter(|&v| v > 0 && v <= 366 * 86400).ok_or_else(|| perr(s, "must be between 1s and 366d"))?;
+    let secs = n
+        .checked_mul(mul)
+        .filter(|&v| v > 0 && v <= 366 * 86400)
+        .ok_or_else(|| perr(s, "must be between 1s and 366d"))?;
     Ok(Duration::from_secs(secs))
 }
 

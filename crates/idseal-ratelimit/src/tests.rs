@@ -76,7 +76,10 @@ fn burst_allows_exactly_the_limit_then_waits_for_the_window() {
     let s = MemStore::default();
     let p = Policy::new("t", Some("5/1m".parse().unwrap()), None);
     for i in 0..5u64 {
-        assert_eq!(block(check(&s, &p, KeyKind::Ip, "1.2.3.4", at(10))).unwrap(), Decision::Allowed { remaining: 4 - i });
+        assert_eq!(
+            block(check(&s, &p, KeyKind::Ip, "1.2.3.4", at(10))).unwrap(),
+            Decision::Allowed { remaining: 4 - i }
+        );
     }
     let d = block(check(&s, &p, KeyKind::Ip, "1.2.3.4", at(10))).unwrap();
     assert_eq!(d, Decision::Limited { retry_after: secs(50), locked: false, new_lockout: false });
@@ -93,7 +96,10 @@ fn sustained_window_caps_across_bursts() {
     let mut allowed = 0;
     for minute in 0..10 {
         for _ in 0..6 {
-            if matches!(block(check(&s, &p, KeyKind::Account, "a@x", at(minute * 60))).unwrap(), Decision::Allowed { .. }) {
+            if matches!(
+                block(check(&s, &p, KeyKind::Account, "a@x", at(minute * 60))).unwrap(),
+                Decision::Allowed { .. }
+            ) {
                 allowed += 1;
             }
         }
@@ -154,7 +160,9 @@ fn window_text_form() {
     assert_eq!(w.to_string(), "15/1h");
     assert_eq!("3/5m".parse::<Window>().unwrap().to_string(), "3/5m");
     assert_eq!("10/90s".parse::<Window>().unwrap().to_string(), "10/90s");
-    for bad in ["", "5", "0/1m", "5/0s", "5/1y", "5/m", "x/1m", "-1/1m", "5/99999999999999999999d", "99999999999/1m", "5/367d"] {
+    for bad in
+        ["", "5", "0/1m", "5/0s", "5/1y", "5/m", "x/1m", "-1/1m", "5/99999999999999999999d", "99999999999/1m", "5/367d"]
+    {
         assert!(bad.parse::<Window>().is_err(), "{bad}");
     }
     let v: Window = serde_json::from_str("\"60/1m\"").unwrap();

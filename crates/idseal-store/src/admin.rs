@@ -40,12 +40,11 @@ impl Store {
 
     /// The label of the admin token with this hash, if one exists.
     pub async fn admin_token(&self, token_hash: &str) -> Result<Option<String>, StoreError> {
-        let row: Option<(String,)> = with_pool!(self, |pool| sqlx::query_as(
-            "SELECT label FROM admin_tokens WHERE token_hash = $1"
-        )
-        .bind(token_hash)
-        .fetch_optional(pool)
-        .await?);
+        let row: Option<(String,)> =
+            with_pool!(self, |pool| sqlx::query_as("SELECT label FROM admin_tokens WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(pool)
+                .await?);
         Ok(row.map(|r| r.0))
     }
 }

@@ -26,13 +26,12 @@ impl RateLimitStore for Store {
     }
 
     async fn lockout(&self, bucket: &str) -> Result<Option<Lockout>, RateLimitError> {
-        let row: Option<(i64, i64)> = with_pool!(self, |pool| sqlx::query_as(
-            "SELECT level, locked_until FROM rate_lockouts WHERE bucket = $1"
-        )
-        .bind(bucket)
-        .fetch_optional(pool)
-        .await
-        .map_err(err)?);
+        let row: Option<(i64, i64)> =
+            with_pool!(self, |pool| sqlx::query_as("SELECT level, locked_until FROM rate_lockouts WHERE bucket = $1")
+                .bind(bucket)
+                .fetch_optional(pool)
+                .await
+                .map_err(err)?);
         Ok(row.map(|(level, until)| Lockout {
             level: u32::try_from(level).unwrap_or(u32::MAX),
             locked_until: UnixTime::from_secs(until),

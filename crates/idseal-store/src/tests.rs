@@ -40,7 +40,8 @@ impl TestDb {
                     eprintln!("skipped: IDSEAL_TEST_DATABASE_URL is not set");
                     return None;
                 };
-                let (url, name) = create_postgres_database(&admin).await.expect("PostgreSQL from IDSEAL_TEST_DATABASE_URL");
+                let (url, name) =
+                    create_postgres_database(&admin).await.expect("PostgreSQL from IDSEAL_TEST_DATABASE_URL");
                 Some(Self { url, _dir: None, pg: Some((admin, name)) })
             }
         }
@@ -136,7 +137,8 @@ async fn keys_rotate_grace_and_deactivate(db: &TestDb) {
     let old = ring.signer(Algorithm::EdDsa).unwrap().kid().to_owned();
     let (new, went) = idseal_keys::rotate(&s, &master, Algorithm::EdDsa, RotationPolicy::default(), t0).await.unwrap();
     assert_eq!(went.as_deref(), Some(old.as_str()));
-    let in_grace = KeyRing::load(s.load_keys().await.unwrap(), &master, t0.saturating_add(Duration::from_secs(3600))).unwrap();
+    let in_grace =
+        KeyRing::load(s.load_keys().await.unwrap(), &master, t0.saturating_add(Duration::from_secs(3600))).unwrap();
     assert_eq!(in_grace.signer(Algorithm::EdDsa).unwrap().kid(), new.kid);
     assert_eq!(in_grace.jwks().keys.len(), 3);
     assert!(s.deactivate_expired(t0.saturating_add(Duration::from_secs(3600))).await.unwrap().is_empty());
@@ -186,7 +188,10 @@ async fn lockout_survives_restart_and_escalates(db: &TestDb) {
     {
         let s = db.store().await;
         for _ in 0..2 {
-            assert!(matches!(idseal_ratelimit::check(&s, &policy, KeyKind::Ip, "ip", t).await.unwrap(), Decision::Allowed { .. }));
+            assert!(matches!(
+                idseal_ratelimit::check(&s, &policy, KeyKind::Ip, "ip", t).await.unwrap(),
+                Decision::Allowed { .. }
+            ));
         }
         let d = idseal_ratelimit::check(&s, &policy, KeyKind::Ip, "ip", t).await.unwrap();
         assert_eq!(d, Decision::Limited { retry_after: Duration::from_secs(60), locked: true, new_lockout: true });
@@ -194,7 +199,9 @@ async fn lockout_survives_restart_and_escalates(db: &TestDb) {
     }
     // A restarted instance still sees the lockout, then escalates.
     let s = db.store().await;
-    let d = idseal_ratelimit::check(&s, &policy, KeyKind::Ip, "ip", t.saturating_add(Duration::from_secs(10))).await.unwrap();
+    let d = idseal_ratelimit::check(&s, &policy, KeyKind::Ip, "ip", t.saturating_add(Duration::from_secs(10)))
+        .await
+        .unwrap();
     assert_eq!(d, Decision::Limited { retry_after: Duration::from_secs(50), locked: true, new_lockout: false });
     let t2 = t.saturating_add(Duration::from_secs(120));
     for _ in 0..2 {

@@ -31,13 +31,9 @@ fn tamper(token: &str) -> String {
 fn run_python(dir: &Path) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/verify_jws.py");
     let python = std::env::var("IDSEAL_INTEROP_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let out = Command::new(&python)
-        .arg(&script)
-        .arg(dir)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run `{python}` ({e}): the interop test needs Python 3 with the packages of `{INSTALL_HINT}`")
-        });
+    let out = Command::new(&python).arg(&script).arg(dir).output().unwrap_or_else(|e| {
+        panic!("cannot run `{python}` ({e}): the interop test needs Python 3 with the packages of `{INSTALL_HINT}`")
+    });
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     eprintln!("--- {} {} ---\n{stdout}{stderr}", python, script.display());
@@ -61,20 +57,11 @@ fn independent_implementations_accept_our_jwks_and_jws_and_we_accept_theirs() {
     // Keys as production makes them: kid = RFC 7638 thumbprint, loaded through the ring.
     let master = MasterKey::generate().unwrap();
     let now = UnixTime::from_secs(1_800_000_000);
-    let records = Algorithm::ALL
-        .iter()
-        .map(|&alg| new_record(&master, alg, now).unwrap())
-        .collect();
+    let records = Algorithm::ALL.iter().map(|&alg| new_record(&master, alg, now).unwrap()).collect();
     let ring = KeyRing::load(records, &master, now).unwrap();
     let signers: Vec<_> = Algorithm::ALL.iter().map(|&alg| ring.signer(alg).unwrap()).collect();
-    let jwks = JwkSet {
-        keys: signers.iter().map(|k| k.verifying_key().to_jwk()).collect(),
-    };
-    assert_eq!(
-        jwks,
-        ring.jwks(),
-        "the published JWK Set is built from the signers' public keys"
-    );
+    let jwks = JwkSet { keys: signers.iter().map(|k| k.verifying_key().to_jwk()).collect() };
+    assert_eq!(jwks, ring.jwks(), "the published JWK Set is built from the signers' public keys");
 
     let mut extra = Map::new();
     extra.insert("typ".into(), "JWT".into());
@@ -120,9 +107,5 @@ fn independent_implementations_accept_our_jwks_and_jws_and_we_accept_theirs() {
         covered.insert(header["alg"].as_str().unwrap().parse::<Algorithm>().unwrap());
         eprintln!("ok: theirs {label} verifies with idseal, tampered one fails");
     }
-    assert_eq!(
-        covered,
-        Algorithm::ALL.into_iter().collect(),
-        "every algorithm is exercised"
-    );
+    assert_eq!(covered, Algorithm::ALL.into_iter().collect(), "every algorithm is exercised");
 }

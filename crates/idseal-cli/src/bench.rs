@@ -1,0 +1,259 @@
+//! `idseal bench`: start-up time, idle memory and /health throughput of a real `idseal serve`
+//! process, each next to the raw limit measured in the same run, written to a JSON file.
+//!
+//! Raw limits: process start-up is compared with spawning `idseal --version` (exec and
+//! dynamic loading, nothing of ours); /health throughput with in-process `SELECT 1` round
+//! trips on the same database (what a health check must do at least once) and with the
+//! throughput of a route that touches no database (the HTTP stack's own limit here).
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use idseal_store::{ConnectOptions, Store};
+
+#[derive(Args)]
+pub(crate) struct BenchArgs {
+    /// Where to write the results.
+    #[arg(long, default_value = "bench-results/foundation.json")]
+    out: PathBuf,
+    /// Seconds of load per throughput measurement.
+    #[arg(long, default_value_t = 5)]
+    seconds: u64,
+    /// Concurrent client connections.
+    #[arg(long, default_value_t = 32)]
+    concurrency: usize,
+    /// Warm starts to take the median of.
+    #[arg(long, default_value_t = 7)]
+    starts: usize,
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn spawn_server(exe: &Path, data: &Path, port: u16) -> anyhow::Result<Child> {
+    let mut cmd = Command::new(exe);
+    cmd.arg("serve").arg("--data-dir").arg(data).arg("--bind").arg(format!("127.0.0.1:{port}"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("IDSEAL_") {
+            cmd.env_remove(k);
+        }
+    }
+    Ok(cmd.env("IDSEAL_LOG_LEVEL", "warn").stdout(Stdio::null()).stderr(Stdio::null()).spawn()?)
+}
+
+async fn wait_ready(client: &reqwest::Client, port: u16, child: &mut Child) -> anyhow::Result<Duration> {
+    let start = Instant::now();
+    let url = format!("http://127.0.0.1:{port}/health");
+    loop {
+        if let Ok(r) = client.get(&url).send().await
+            && r.status().is_success()
+        {
+            return Ok(start.elapsed());
+        }
+        if let Some(status) = child.try_wait()? {
+            anyhow::bail!("server exited during start-up: {status}");
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            anyhow::bail!("server not ready after 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+fn stop(child: &mut Child) -> anyhow::Result<()> {
+    Command::new("kill").arg("-TERM").arg(child.id().to_string()).status()?;
+    child.wait()?;
+    Ok(())
+}
+
+fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| anyhow::anyhow!("no VmRSS in /proc/{pid}/status"))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+async fn http_rps(client: &reqwest::Client, url: &str, concurrency: usize, secs: u64) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (c, u, d) = (client.clone(), url.to_owned(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                if let Ok(r) = c.get(&u).send().await
+                    && r.status().is_success()
+                    && r.bytes().await.is_ok()
+                {
+                    d.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    done.load(Ordering::Relaxed) as f64 / secs as f64
+}
+
+async fn ping_rps(store: &Store, concurrency: usize, secs: u64) -> f64 {
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (s, d) = (store.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                if s.ping().await.is_ok() {
+                    d.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    done.load(Ordering::Relaxed) as f64 / secs as f64
+}
+
+async fn measure(args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
+    let exe = std::env::current_exe()?;
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+    let n = args.starts.max(1);
+
+    let mut spawn_ms = Vec::new();
+    for _ in 0..n {
+        let t = Instant::now();
+        Command::new(&exe).arg("--version").stdout(Stdio::null()).status()?;
+        spawn_ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    let spawn_ms = median(spawn_ms);
+
+    let port = free_port()?;
+    let mut child = spawn_server(&exe, &data, port)?;
+    let first_ms = wait_ready(&client, port, &mut child).await?.as_secs_f64() * 1e3;
+    stop(&mut child)?;
+
+    let mut warm = Vec::new();
+    for _ in 0..n {
+        let port = free_port()?;
+        let mut child = spawn_server(&exe, &data, port)?;
+        warm.push(wait_ready(&client, port, &mut child).await?.as_secs_f64() * 1e3);
+        stop(&mut child)?;
+    }
+    let warm_ms = median(warm);
+
+    let port = free_port()?;
+    let mut child = spawn_server(&exe, &data, port)?;
+    wait_ready(&client, port, &mut child).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let idle_rss = rss_kib(child.id())?;
+    let health = http_rps(&client, &format!("http://127.0.0.1:{port}/health"), args.concurrency, args.seconds).await;
+    let jwks =
+        http_rps(&client, &format!("http://127.0.0.1:{port}/.well-known/jwks.json"), args.concurrency, args.seconds)
+            .await;
+    let loaded_rss = rss_kib(child.id())?;
+    stop(&mut child)?;
+
+    let url = format!("sqlite:{}", data.join("idseal.db").display());
+    let store = Store::connect(&url, &ConnectOptions::default()).await?;
+    let ping = ping_rps(&store, args.concurrency, args.seconds).await;
+    store.close().await;
+
+    Ok(serde_json::json!({
+        "benchmark": "foundation",
+        "version": env!("CARGO_PKG_VERSION"),
+        "machine": { "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0) },
+        "backend": "sqlite",
+        "startup": {
+            "first_start_ms": first_ms,
+            "warm_start_median_ms": warm_ms,
+            "raw_process_spawn_ms": spawn_ms,
+            "warm_over_spawn": warm_ms / spawn_ms.max(0.001),
+            "goal_ms": 300.0,
+            "meets_goal": warm_ms < 300.0,
+        },
+        "memory": {
+            "idle_rss_mib": idle_rss as f64 / 1024.0,
+            "after_load_rss_mib": loaded_rss as f64 / 1024.0,
+            "goal_idle_mib": 30.0,
+            "meets_goal": (idle_rss as f64 / 1024.0) < 30.0,
+        },
+        "health": {
+            "concurrency": args.concurrency,
+            "seconds": args.seconds,
+            "health_rps": health,
+            "raw_db_ping_per_s": ping,
+            "health_over_raw_ping": health / ping.max(0.001),
+            "no_db_route_rps": jwks,
+            "health_over_no_db_route": health / jwks.max(0.001),
+        },
+    }))
+}
+
+pub(crate) async fn run(args: BenchArgs) -> ExitCode {
+    match measure(&args).await {
+        Ok(v) => {
+            let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+            if let Some(parent) = args.out.parent()
+                && !parent.as_os_str().is_empty()
+                && let Err(e) = std::fs::create_dir_all(parent)
+            {
+                eprintln!("error: {}: {e}", parent.display());
+                return ExitCode::FAILURE;
+            }
+            if let Err(e) = std::fs::write(&args.out, text.as_bytes()) {
+                eprintln!("error: {}: {e}", args.out.display());
+                return ExitCode::FAILURE;
+            }
+            let mut o = std::io::stdout();
+            let s = &v["startup"];
+            let m = &v["memory"];
+            let h = &v["health"];
+            let _ = writeln!(
+                o,
+                "start-up   first {:.0} ms, warm median {:.0} ms (goal < 300), raw spawn {:.1} ms, ratio {:.1}x",
+                s["first_start_ms"].as_f64().unwrap_or(0.0),
+                s["warm_start_median_ms"].as_f64().unwrap_or(0.0),
+                s["raw_process_spawn_ms"].as_f64().unwrap_or(0.0),
+                s["warm_over_spawn"].as_f64().unwrap_or(0.0)
+            );
+            let _ = writeln!(
+                o,
+                "memory     idle {:.1} MiB (goal < 30), after load {:.1} MiB",
+                m["idle_rss_mib"].as_f64().unwrap_or(0.0),
+                m["after_load_rss_mib"].as_f64().unwrap_or(0.0)
+            );
+            let _ = writeln!(
+                o,
+                "/health    {:.0} req/s; raw DB ping {:.0}/s (ratio {:.2}); no-DB route {:.0} req/s (ratio {:.2})",
+                h["health_rps"].as_f64().unwrap_or(0.0),
+                h["raw_db_ping_per_s"].as_f64().unwrap_or(0.0),
+                h["health_over_raw_ping"].as_f64().unwrap_or(0.0),
+                h["no_db_route_rps"].as_f64().unwrap_or(0.0),
+                h["health_over_no_db_route"].as_f64().unwrap_or(0.0)
+            );
+            let _ = writeln!(o, "results written to {}", args.out.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

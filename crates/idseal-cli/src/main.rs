@@ -1,0 +1,10 @@
+//! The `idseal` binary.
+
+mod bench;
+mod cli;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    cli::main()
+}

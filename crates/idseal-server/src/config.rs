@@ -1,0 +1,365 @@
+//! Configuration: defaults, then a TOML file, then `IDSEAL_*` environment variables, then
+//! command-line flags. Every error names the key at fault.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use idseal_keys::Algorithm;
+use idseal_ratelimit::{KeyKind, Policy, Window, parse_duration};
+use serde::{Deserialize, Serialize};
+
+/// A configuration that cannot be used; the message names the key.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The file or an environment variable did not parse into the schema.
+    #[error("{0}")]
+    Parse(String),
+    /// A value parsed but is not acceptable.
+    #[error("invalid value for `{key}`: {reason}")]
+    Invalid {
+        /// The key, dotted (`keys.grace_hours`).
+        key: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn invalid(key: impl Into<String>, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), reason: reason.into() }
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Database pool settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Largest number of pooled connections.
+    pub max_connections: u32,
+    /// Seconds to wait for a connection.
+    pub acquire_timeout_secs: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self { max_connections: 10, acquire_timeout_secs: 10 }
+    }
+}
+
+/// Signing-key settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// Algorithms to hold an active key for.
+    pub algorithms: Vec<String>,
+    /// Hours a rotated-out key stays published and valid.
+    pub grace_hours: u32,
+    /// Seconds between reloads of the key set from the database (picks up rotations made by
+    /// other instances or the CLI).
+    pub refresh_secs: u64,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self {
+            algorithms: Algorithm::ALL.iter().map(|a| a.as_str().to_owned()).collect(),
+            grace_hours: 24,
+            refresh_secs: 60,
+        }
+    }
+}
+
+/// One rate-limit policy as configured.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// What is counted.
+    pub key: KeyKind,
+    /// Short window, like `"5/1m"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub burst: Option<Window>,
+    /// Long window, like `"15/1h"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sustained: Option<Window>,
+    /// Lockout ladder, like `["1m", "15m"]`; empty for none.
+    #[serde(default)]
+    pub lockout: Vec<String>,
+    /// Quiet time after which the ladder starts again (default `"1d"`).
+    #[serde(default = "default_reset")]
+    pub lockout_reset: String,
+    /// Routes (paths as routed, `*` at the end for a prefix) this IP policy guards in the
+    /// HTTP middleware. Policies for accounts, wallets and tokens are applied by handlers.
+    #[serde(default)]
+    pub routes: Vec<String>,
+}
+
+fn default_reset() -> String {
+    "1d".into()
+}
+
+fn pc(key: KeyKind, burst: &str, sustained: Option<&str>, lockout: &[&str], routes: &[&str]) -> PolicyConfig {
+    PolicyConfig {
+        key,
+        burst: burst.parse().ok(),
+        sustained: sustained.and_then(|s| s.parse().ok()),
+        lockout: lockout.iter().map(|s| (*s).to_owned()).collect(),
+        lockout_reset: default_reset(),
+        routes: routes.iter().map(|s| (*s).to_owned()).collect(),
+    }
+}
+
+/// The default table: the NETWORKCOIN.ID seed's rate limits and the IDToken endpoint limits.
+fn default_rate_limits() -> BTreeMap<String, PolicyConfig> {
+    use KeyKind::*;
+    [
+        ("login_ip", pc(Ip, "5/1m", Some("15/1h"), &["1m", "15m"], &[])),
+        ("login_email", pc(Account, "5/1m", Some("15/1h"), &["15m"], &[])),
+        ("registration", pc(Ip, "3/5m", Some("10/1h"), &["5m", "30m"], &[])),
+        ("siwe_wallet", pc(Wallet, "5/5m", Some("10/1h"), &["5m", "1h"], &[])),
+        ("token", pc(Client, "60/1m", Some("600/1h"), &[], &[])),
+        ("password_reset", pc(Account, "3/5m", Some("5/1h"), &["10m", "1h"], &[])),
+        ("payment_charge", pc(Client, "10/1m", Some("100/1h"), &[], &[])),
+        ("auth_initiate", pc(Ip, "10/1m", None, &[], &[])),
+        ("enroll", pc(Ip, "5/1h", None, &[], &[])),
+        ("admin", pc(Ip, "60/1m", None, &[], &["/admin/*"])),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// The whole configuration.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on.
+    pub bind: String,
+    /// Public issuer URL (default `http://<bind>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Data directory for the embedded database and the generated master key.
+    pub data_dir: PathBuf,
+    /// `sqlite:PATH` or `postgres://…` (default: SQLite in the data directory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// Master key file (default `<data_dir>/master.key`); `IDSEAL_MASTER_KEY` wins over it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub master_key_file: Option<PathBuf>,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter (tracing `EnvFilter` syntax, e.g. `info` or `idseal_server=debug`).
+    pub log_level: String,
+    /// Largest accepted request body in bytes.
+    pub max_body_bytes: usize,
+    /// Seconds before a request is abandoned with 503.
+    pub request_timeout_secs: u64,
+    /// Header carrying the client IP from a trusted reverse proxy (e.g. `x-forwarded-for`);
+    /// unset means the TCP peer address is the client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_ip_header: Option<String>,
+    /// Database pool.
+    pub database: DatabaseConfig,
+    /// Signing keys.
+    pub keys: KeysConfig,
+    /// Rate-limit policies by name.
+    pub rate_limits: BTreeMap<String, PolicyConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            issuer: None,
+            data_dir: PathBuf::from("./idseal-data"),
+            database_url: None,
+            master_key_file: None,
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+            max_body_bytes: 64 * 1024,
+            request_timeout_secs: 30,
+            client_ip_header: None,
+            database: DatabaseConfig::default(),
+            keys: KeysConfig::default(),
+            rate_limits: default_rate_limits(),
+        }
+    }
+}
+
+/// Values from command-line flags; `None` leaves the lower layers alone.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Overrides {
+    /// `--bind`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bind: Option<String>,
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// `--issuer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// `--log-format`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+}
+
+/// Environment variables with the `IDSEAL_` prefix that are not configuration keys.
+const NOT_CONFIG: &[&str] = &["master_key", "test_database_url", "config", "interop_python"];
+
+/// A validated configuration with its derived values.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The configuration as loaded.
+    pub config: Config,
+    /// The listen address.
+    pub bind: SocketAddr,
+    /// The issuer URL, without a trailing slash.
+    pub issuer: String,
+    /// The database URL.
+    pub database_url: String,
+    /// The master key file.
+    pub master_key_file: PathBuf,
+    /// Algorithms to keep active keys for.
+    pub algorithms: Vec<Algorithm>,
+    /// Rate-limit policies and the routes they guard.
+    pub policies: BTreeMap<String, (Policy, KeyKind, Vec<String>)>,
+}
+
+impl Config {
+    /// Load from defaults, the optional TOML `file`, `IDSEAL_*` variables (nested keys with
+    /// `__`, e.g. `IDSEAL_KEYS__GRACE_HOURS`) and `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(f) = file {
+            if !f.is_file() {
+                return Err(ConfigError::Parse(format!("config file {} does not exist", f.display())));
+            }
+            fig = fig.merge(Toml::file_exact(f));
+        }
+        fig = fig.merge(Env::prefixed("IDSEAL_").split("__").ignore(NOT_CONFIG)).merge(Serialized::defaults(overrides));
+        fig.extract().map_err(|e| ConfigError::Parse(describe(e)))
+    }
+
+    /// Check every value and derive the settings the server runs with.
+    pub fn validate(self) -> Result<Settings, ConfigError> {
+        let bind: SocketAddr =
+            self.bind.parse().map_err(|_| invalid("bind", "expected an IP address and port, like 127.0.0.1:8080"))?;
+        let issuer = match &self.issuer {
+            Some(i) => check_issuer(i)?,
+            None => format!("http://{bind}"),
+        };
+        let database_url = match &self.database_url {
+            Some(u) if u.starts_with("sqlite:") || u.starts_with("postgres://") || u.starts_with("postgresql://") => {
+                u.clone()
+            }
+            Some(_) => return Err(invalid("database_url", "expected sqlite:PATH or postgres://…")),
+            None => format!("sqlite:{}", self.data_dir.join("idseal.db").display()),
+        };
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(invalid("data_dir", "must not be empty"));
+        }
+        let master_key_file = self.master_key_file.clone().unwrap_or_else(|| self.data_dir.join("master.key"));
+        if !(1024..=16 * 1024 * 1024).contains(&self.max_body_bytes) {
+            return Err(invalid("max_body_bytes", "must be between 1024 and 16777216"));
+        }
+        if !(1..=3600).contains(&self.request_timeout_secs) {
+            return Err(invalid("request_timeout_secs", "must be between 1 and 3600"));
+        }
+        if self.database.max_connections == 0 || self.database.max_connections > 1000 {
+            return Err(invalid("database.max_connections", "must be between 1 and 1000"));
+        }
+        if !(1..=600).contains(&self.database.acquire_timeout_secs) {
+            return Err(invalid("database.acquire_timeout_secs", "must be between 1 and 600"));
+        }
+        if let Some(h) = &self.client_ip_header
+            && (h.is_empty() || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        {
+            return Err(invalid("client_ip_header", "must be an HTTP header name"));
+        }
+        let mut algorithms = Vec::new();
+        for a in &self.keys.algorithms {
+            let alg: Algorithm = a.parse().map_err(|_| {
+                invalid(
+                    "keys.algorithms",
+                    format!("unknown algorithm `{a}` (supported: RS256, ES256, EdDSA, ML-DSA-65)"),
+                )
+            })?;
+            if !algorithms.contains(&alg) {
+                algorithms.push(alg);
+            }
+        }
+        if algorithms.is_empty() {
+            return Err(invalid("keys.algorithms", "at least one algorithm is needed"));
+        }
+        if !(1..=24 * 90).contains(&self.keys.grace_hours) {
+            return Err(invalid("keys.grace_hours", "must be between 1 and 2160"));
+        }
+        if !(1..=86400).contains(&self.keys.refresh_secs) {
+            return Err(invalid("keys.refresh_secs", "must be between 1 and 86400"));
+        }
+        let mut policies = BTreeMap::new();
+        for (name, p) in &self.rate_limits {
+            let key = |k: &str| format!("rate_limits.{name}.{k}");
+            if p.burst.is_none() && p.sustained.is_none() {
+                return Err(invalid(key("burst"), "a policy needs a burst or a sustained window"));
+            }
+            let ladder = p
+                .lockout
+                .iter()
+                .map(|d| parse_duration(d).map_err(|e| invalid(key("lockout"), e.to_string())))
+                .collect::<Result<Vec<Duration>, _>>()?;
+            let reset = parse_duration(&p.lockout_reset).map_err(|e| invalid(key("lockout_reset"), e.to_string()))?;
+            for r in &p.routes {
+                if !r.starts_with('/') {
+                    return Err(invalid(key("routes"), format!("`{r}` must start with /")));
+                }
+                if p.key != KeyKind::Ip {
+                    return Err(invalid(key("routes"), "only `key = \"ip\"` policies can guard routes"));
+                }
+            }
+            let mut policy = Policy::new(name.clone(), p.burst, p.sustained).with_lockout(ladder);
+            policy.lockout_reset = reset;
+            policies.insert(name.clone(), (policy, p.key, p.routes.clone()));
+        }
+        Ok(Settings { bind, issuer, database_url, master_key_file, algorithms, policies, config: self })
+    }
+}
+
+fn check_issuer(i: &str) -> Result<String, ConfigError> {
+    let rest = i
+        .strip_prefix("https://")
+        .or_else(|| i.strip_prefix("http://"))
+        .ok_or_else(|| invalid("issuer", "must be an http:// or https:// URL"))?;
+    if rest.is_empty() || rest.starts_with('/') || i.contains(['?', '#', ' ']) {
+        return Err(invalid("issuer", "must be a URL with a host and no query or fragment"));
+    }
+    Ok(i.trim_end_matches('/').to_owned())
+}
+
+/// Figment errors, one line each, with the key and the source (file or variable) they came from.
+fn describe(e: figment::Error) -> String {
+    e.into_iter()
+        .map(|e| {
+            let key = if e.path.is_empty() { String::new() } else { format!(" for key `{}`", e.path.join(".")) };
+            let from = e.metadata.as_ref().map(|m| format!(" (from {})", m.name)).unwrap_or_default();
+            format!("{}{key}{from}", e.kind)
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}

@@ -1,0 +1,122 @@
+//! The idseal HTTP server: the composition root and the only crate that knows HTTP.
+//!
+//! It wires the protocol cores to axum: configuration, routes, errors to responses, request
+//! ids, security headers, body limits, rate limits, metrics, health, the OpenAPI document and
+//! background tasks (key refresh and deactivation, counter purge). It holds no protocol logic.
+
+pub mod audit;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod middleware;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use idseal_ratelimit::RateLimitStore;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::error::ApiError;
+use crate::middleware::{REQUEST_ID, RandomRequestId};
+use crate::state::{AppState, StartError};
+
+/// The complete router for `state`.
+pub fn router(state: AppState) -> Router {
+    let cfg = &state.settings.config;
+    let timeout = Duration::from_secs(cfg.request_timeout_secs);
+    Router::new()
+        .route("/health", get(routes::health::health))
+        .route("/metrics", get(routes::health::metrics))
+        .route("/.well-known/jwks.json", get(routes::wellknown::jwks))
+        .route("/openapi.json", get(routes::wellknown::openapi))
+        .route("/admin/keys", get(routes::admin::list_keys))
+        .route("/admin/keys/rotate", post(routes::admin::rotate_key))
+        .fallback(|| async { ApiError::NotFound })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))
+        .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::security_headers))
+        .layer(CatchPanicLayer::custom(|_| ApiError::Internal("handler panicked".into()).into_response()))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+        }))
+        .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), RandomRequestId))
+        .with_state(state)
+}
+
+/// Bind the configured address.
+pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, StartError> {
+    tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr: addr.to_string(), source })
+}
+
+/// Serve until `shutdown` resolves, then finish in-flight requests and close the database.
+pub async fn serve(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let tasks = spawn_background(state.clone());
+    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    tasks.abort();
+    state.store.close().await;
+    result
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    tracing::info!("shutting down");
+}
+
+/// Periodic work: reload and deactivate keys, purge expired counters.
+fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let refresh = Duration::from_secs(state.settings.config.keys.refresh_secs);
+        let mut keys = tokio::time::interval(refresh);
+        let mut purge = tokio::time::interval(Duration::from_secs(300));
+        keys.tick().await;
+        loop {
+            tokio::select! {
+                _ = keys.tick() => {
+                    if let Err(e) = state.refresh_keys().await {
+                        tracing::error!(error = %e, "key refresh failed");
+                    }
+                }
+                _ = purge.tick() => {
+                    let now = state.clock.now();
+                    if let Err(e) = state.store.purge(now, now.saturating_sub(Duration::from_secs(7 * 86400))).await {
+                        tracing::warn!(error = %e, "rate-limit purge failed");
+                    }
+                }
+            }
+        }
+    })
+}

@@ -1,0 +1,126 @@
+//! Request plumbing: request ids, security headers, metrics, rate limits, client IPs.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Instant;
+
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use idseal_ratelimit::{Decision, KeyKind};
+use tower_http::request_id::{MakeRequestId, RequestId};
+
+use crate::error::ApiError;
+use crate::metrics::{PolicyLabels, RequestLabels, RouteLabels};
+use crate::state::AppState;
+
+/// The request-id header.
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Random 128-bit request ids, hex.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RandomRequestId;
+
+impl MakeRequestId for RandomRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let mut b = [0u8; 16];
+        SystemRandom::new().fill(&mut b).ok()?;
+        let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        HeaderValue::from_str(&hex).ok().map(RequestId::new)
+    }
+}
+
+/// Headers on every response. API responses are not cacheable unless a handler says so.
+pub async fn security_headers(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    let set = |h: &mut HeaderMap, k: HeaderName, v: &'static str| {
+        h.entry(k).or_insert(HeaderValue::from_static(v));
+    };
+    set(h, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set(h, header::X_FRAME_OPTIONS, "DENY");
+    set(h, header::REFERRER_POLICY, "no-referrer");
+    set(h, header::CONTENT_SECURITY_POLICY, "default-src 'none'; frame-ancestors 'none'");
+    set(h, HeaderName::from_static("cross-origin-opener-policy"), "same-origin");
+    set(h, HeaderName::from_static("cross-origin-resource-policy"), "same-origin");
+    set(h, header::CACHE_CONTROL, "no-store");
+    if st.settings.issuer.starts_with("https://") {
+        set(h, header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains");
+    }
+    res
+}
+
+/// Count and time every request by its route.
+pub async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().as_str().to_owned();
+    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
+    let res = next.run(req).await;
+    let status = res.status().as_u16();
+    st.metrics.requests.get_or_create(&RequestLabels { method, route: route.clone(), status }).inc();
+    st.metrics.latency.get_or_create(&RouteLabels { route }).observe(start.elapsed().as_secs_f64());
+    res
+}
+
+/// The client's IP: the TCP peer, or the first address of the configured proxy header.
+pub fn client_ip(st: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
+    if let Some(name) = &st.settings.config.client_ip_header {
+        let from_header = headers
+            .get(name.as_str())
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.trim().parse().ok());
+        if from_header.is_some() {
+            return from_header;
+        }
+    }
+    peer.map(|p| p.ip())
+}
+
+fn route_matches(pattern: &str, path: &str) -> bool {
+    match pattern.strip_suffix('*') {
+        Some(prefix) => path.starts_with(prefix),
+        None => pattern == path,
+    }
+}
+
+/// Apply every IP policy whose routes match this request. Fails closed: when the counters
+/// cannot be read the request is refused with 503.
+pub async fn rate_limit(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let path =
+        req.extensions().get::<MatchedPath>().map_or_else(|| req.uri().path().to_owned(), |m| m.as_str().to_owned());
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
+    let ip = client_ip(&st, req.headers(), peer);
+    for (name, (policy, kind, routes)) in &st.settings.policies {
+        if *kind != KeyKind::Ip || !routes.iter().any(|r| route_matches(r, &path)) {
+            continue;
+        }
+        let key = ip.map_or_else(|| "unknown".to_owned(), |i| i.to_string());
+        match idseal_ratelimit::check(&st.store, policy, KeyKind::Ip, &key, st.clock.now()).await {
+            Ok(Decision::Allowed { .. }) => {}
+            Ok(Decision::Limited { retry_after, new_lockout, .. }) => {
+                st.metrics.rate_limited.get_or_create(&PolicyLabels { policy: name.clone() }).inc();
+                if new_lockout {
+                    crate::audit::lockout(&st, name, ip).await;
+                }
+                return ApiError::TooManyRequests { retry_after: retry_after.as_secs().max(1) }.into_response();
+            }
+            Err(e) => return ApiError::Unavailable(format!("rate-limit store: {e}")).into_response(),
+        }
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::route_matches;
+
+    #[test]
+    fn route_patterns() {
+        assert!(route_matches("/admin/*", "/admin/keys"));
+        assert!(route_matches("/health", "/health"));
+        assert!(!route_matches("/health", "/healthz"));
+        assert!(!route_matches("/admin/*", "/administrator"));
+    }
+}

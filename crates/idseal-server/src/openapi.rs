@@ -1,0 +1,43 @@
+//! The OpenAPI 3.1 description, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{admin, health, wellknown};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
+        if let Some(c) = api.components.as_mut() {
+            c.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "idseal", description = "Document-anchored identity provider", license(name = "Apache-2.0")),
+    paths(health::health, health::metrics, wellknown::jwks, wellknown::openapi, admin::list_keys, admin::rotate_key),
+    components(schemas(crate::error::ErrorBody)),
+    modifiers(&BearerAuth),
+    tags((name = "operations", description = "Health, metrics, API description"),
+         (name = "keys", description = "Public signing keys"),
+         (name = "admin", description = "Operator API"))
+)]
+struct ApiDoc;
+
+/// The OpenAPI document.
+pub fn document() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}
+
+/// The OpenAPI document as pretty JSON, as committed in `docs/openapi.json`.
+pub fn document_json() -> String {
+    serde_json::to_string_pretty(&document()).unwrap_or_default() + "\n"
+}

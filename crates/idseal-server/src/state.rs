@@ -1,0 +1,239 @@
+//! Start-up: the master key, the database, the keys; and the state every handler shares.
+
+use std::io::Write as _;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use idseal_keys::{KeyRing, KeyStore, MasterKey};
+use idseal_store::{ConnectOptions, Store};
+use idseal_types::{AuditEvent, AuditEventKind, AuditSink, Clock, UnixTime};
+use zeroize::Zeroizing;
+
+use crate::config::Settings;
+use crate::metrics::Metrics;
+
+/// Why the server cannot start. Each is a clear message and a non-zero exit, never a silent
+/// regeneration of keys.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The master key is missing, unreadable or malformed.
+    #[error("master key: {0}")]
+    MasterKey(String),
+    /// The database cannot be opened or migrated.
+    #[error("database: {0}")]
+    Database(#[from] idseal_store::StoreError),
+    /// Stored keys cannot be used.
+    #[error("signing keys: {0}")]
+    Keys(#[from] idseal_keys::KeyError),
+    /// The data directory cannot be created.
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        /// The directory.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// The system clock; the only place wall-clock time enters.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    #[allow(clippy::disallowed_methods)] // This is the one sanctioned wall-clock read.
+    fn now(&self) -> UnixTime {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or(0);
+        UnixTime::from_secs(secs)
+    }
+}
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    /// Validated settings.
+    pub settings: Arc<Settings>,
+    /// The database.
+    pub store: Store,
+    /// The master key.
+    pub master: Arc<MasterKey>,
+    /// The current key ring (swapped on rotation and refresh).
+    pub keys: Arc<RwLock<Arc<KeyRing>>>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Metrics.
+    pub metrics: Metrics,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("issuer", &self.settings.issuer).finish_non_exhaustive()
+    }
+}
+
+/// What a first start produced, for the operator to see once.
+#[derive(Debug, Default)]
+pub struct FirstStart {
+    /// Key ids generated on this start.
+    pub generated_kids: Vec<String>,
+    /// The admin bootstrap token, when this start issued it (shown once, stored only hashed).
+    pub bootstrap_token: Option<Zeroizing<String>>,
+}
+
+impl AppState {
+    /// Open everything: data directory, master key, database (migrated), key ring.
+    pub async fn open(settings: Settings, clock: Arc<dyn Clock>) -> Result<(Self, FirstStart), StartError> {
+        if settings.database_url.starts_with("sqlite:") || settings.config.master_key_file.is_none() {
+            ensure_dir(&settings.config.data_dir)?;
+        }
+        let store = Store::connect(
+            &settings.database_url,
+            &ConnectOptions {
+                max_connections: settings.config.database.max_connections,
+                acquire_timeout: Duration::from_secs(settings.config.database.acquire_timeout_secs),
+            },
+        )
+        .await?;
+        store.migrate().await?;
+        let (master, created_file) = load_master_key(&settings.master_key_file)?;
+        let now = clock.now();
+        let bootstrap = KeyRing::bootstrap(&store, &master, &settings.algorithms, now).await;
+        let (ring, generated_kids) = match bootstrap {
+            Ok(v) => v,
+            Err(e) => {
+                if created_file {
+                    // We made this key file a moment ago and the database belongs to another
+                    // key: remove it so the next start does not trip over it.
+                    let _ = std::fs::remove_file(&settings.master_key_file);
+                }
+                return Err(e.into());
+            }
+        };
+        for kid in &generated_kids {
+            store.record(&AuditEvent::new(AuditEventKind::KeyGenerate, now, "system").subject(kid.clone())).await?;
+        }
+        let state = Self {
+            settings: Arc::new(settings),
+            store,
+            master: Arc::new(master),
+            keys: Arc::new(RwLock::new(Arc::new(ring))),
+            clock,
+            metrics: Metrics::default(),
+        };
+        state.update_key_gauge();
+        let bootstrap_token = state.issue_bootstrap_token().await?;
+        Ok((state, FirstStart { generated_kids, bootstrap_token }))
+    }
+
+    /// The current key ring.
+    pub fn key_ring(&self) -> Arc<KeyRing> {
+        match self.keys.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Reload the key ring from the database (after a rotation here or elsewhere), and
+    /// deactivate keys whose grace period has ended.
+    pub async fn refresh_keys(&self) -> Result<Vec<String>, idseal_keys::KeyError> {
+        let now = self.clock.now();
+        let deactivated = self.store.deactivate_expired(now).await?;
+        for kid in &deactivated {
+            let ev = AuditEvent::new(AuditEventKind::KeyDeactivate, now, "system").subject(kid.clone());
+            self.store.record(&ev).await.map_err(|e| idseal_keys::KeyError::Store(Box::new(e)))?;
+        }
+        let ring = KeyRing::load(self.store.load_keys().await?, &self.master, now)?;
+        match self.keys.write() {
+            Ok(mut g) => *g = Arc::new(ring),
+            Err(poisoned) => *poisoned.into_inner() = Arc::new(ring),
+        }
+        self.update_key_gauge();
+        Ok(deactivated)
+    }
+
+    fn update_key_gauge(&self) {
+        let n = i64::try_from(self.key_ring().jwks().keys.len()).unwrap_or(i64::MAX);
+        self.metrics.published_keys.set(n);
+    }
+
+    async fn issue_bootstrap_token(&self) -> Result<Option<Zeroizing<String>>, StartError> {
+        let (_, first) = self.store.claim_meta("admin_bootstrap_token", "issued").await?;
+        if !first {
+            return Ok(None);
+        }
+        let mut raw = Zeroizing::new([0u8; 32]);
+        SystemRandom::new().fill(raw.as_mut()).map_err(|_| StartError::MasterKey("no randomness".into()))?;
+        let token = Zeroizing::new(format!("idseal_admin_{}", B64.encode(raw.as_ref())));
+        let now = self.clock.now();
+        self.store.insert_admin_token(&token_hash(&token), "bootstrap", now).await?;
+        self.store.record(&AuditEvent::new(AuditEventKind::AdminBootstrapToken, now, "system")).await?;
+        Ok(Some(token))
+    }
+}
+
+/// The stored form of an admin token: SHA-256, hex. Tokens have 256 bits of entropy, so a
+/// plain hash is enough and lookups by hash leak nothing useful through timing.
+pub fn token_hash(token: &str) -> String {
+    digest(&SHA256, token.as_bytes()).as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn ensure_dir(dir: &Path) -> Result<(), StartError> {
+    let err = |source| StartError::DataDir { path: dir.display().to_string(), source };
+    std::fs::create_dir_all(dir).map_err(err)?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)
+}
+
+/// The master key from `IDSEAL_MASTER_KEY`, else from `file`, else a new one written to
+/// `file` with mode 0600. Returns whether the file was created now.
+fn load_master_key(file: &Path) -> Result<(MasterKey, bool), StartError> {
+    if let Ok(v) = std::env::var("IDSEAL_MASTER_KEY") {
+        let k = MasterKey::parse(&v).map_err(|e| StartError::MasterKey(format!("IDSEAL_MASTER_KEY: {e}")))?;
+        return Ok((k, false));
+    }
+    let shown = file.display();
+    match std::fs::read_to_string(file) {
+        Ok(text) => {
+            let meta = std::fs::metadata(file).map_err(|e| StartError::MasterKey(format!("{shown}: {e}")))?;
+            if meta.permissions().mode() & 0o077 != 0 {
+                return Err(StartError::MasterKey(format!(
+                    "{shown} is readable by group or others; run `chmod 600 {shown}`"
+                )));
+            }
+            let text = Zeroizing::new(text);
+            let k = MasterKey::parse(&text).map_err(|e| StartError::MasterKey(format!("{shown}: {e}")))?;
+            Ok((k, false))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let k = MasterKey::generate().map_err(|e| StartError::MasterKey(e.to_string()))?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(file)
+                .map_err(|e| StartError::MasterKey(format!("cannot create {shown}: {e}")))?;
+            f.write_all(k.to_hex().as_bytes())
+                .and_then(|()| f.write_all(b"\n"))
+                .and_then(|()| f.sync_all())
+                .map_err(|e| StartError::MasterKey(format!("cannot write {shown}: {e}")))?;
+            Ok((k, true))
+        }
+        Err(e) => Err(StartError::MasterKey(format!("cannot read {shown}: {e}"))),
+    }
+}
