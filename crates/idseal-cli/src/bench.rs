@@ -222,9 +222,10 @@ pub(crate) async fn run(args: BenchArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
             let mut o = std::io::stdout();
-            let s = &v["startup"];
-            let m = &v["memory"];
-            let h = &v["health"];
+            let null = serde_json::Value::Null;
+            let s = v.get("startup").unwrap_or(&null);
+            let m = v.get("memory").unwrap_or(&null);
+            let h = v.get("health").unwrap_or(&null);
             let _ = writeln!(
                 o,
                 "start-up   first {:.0} ms, warm median {:.0} ms (goal < 300), raw spawn {:.1} ms, ratio {:.1}x",

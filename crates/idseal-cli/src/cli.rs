@@ -245,7 +245,7 @@ async fn serve(cfg: ConfigArgs) -> ExitCode {
     }
     out!("idseal {} listening on http://{addr}", env!("CARGO_PKG_VERSION"));
     out!("issuer: {}", state.settings.issuer);
-    tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ready");
+    tracing::info!(elapsed_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX), "ready");
     match idseal_server::serve(state, listener, idseal_server::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

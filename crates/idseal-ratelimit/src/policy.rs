@@ -101,9 +101,9 @@ pub fn parse_duration(s: &str) -> Result<Duration, ParseError> {
 pub fn format_duration(d: Duration) -> String {
     let s = d.as_secs();
     match s {
-        _ if s % 86400 == 0 && s > 0 => format!("{}d", s / 86400),
-        _ if s % 3600 == 0 && s > 0 => format!("{}h", s / 3600),
-        _ if s % 60 == 0 && s > 0 => format!("{}m", s / 60),
+        _ if s > 0 && s.is_multiple_of(86400) => format!("{}d", s / 86400),
+        _ if s > 0 && s.is_multiple_of(3600) => format!("{}h", s / 3600),
+        _ if s > 0 && s.is_multiple_of(60) => format!("{}m", s / 60),
         _ => format!("{s}s"),
     }
 }
