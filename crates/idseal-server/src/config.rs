@@ -220,7 +220,7 @@ pub struct Overrides {
 }
 
 /// Environment variables with the `IDSEAL_` prefix that are not configuration keys.
-const NOT_CONFIG: &[&str] = &["master_key", "test_database_url", "config", "interop_python"];
+const NOT_CONFIG: &[&str] = &["master_key", "test_database_url", "config", "interop_python", "update_openapi"];
 
 /// A validated configuration with its derived values.
 #[derive(Clone, Debug)]

@@ -3,13 +3,17 @@
 //! Internal failures are logged in full on the server with the request id and answered with a
 //! bare `server_error` (the axum error-handling example's pattern).
 
+use std::fmt;
+use std::marker::PhantomData;
+
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 
 /// The error body every endpoint answers with.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -59,7 +63,7 @@ pub enum ApiError {
 
 impl ApiError {
     /// Wrap any internal failure; its text stays in the logs.
-    pub fn internal(e: impl std::fmt::Display) -> Self {
+    pub fn internal(e: impl fmt::Display) -> Self {
         Self::Internal(e.to_string())
     }
 }
@@ -106,16 +110,36 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A JSON body extractor whose every rejection is an [`ApiError`]. Types it extracts should
-/// use `#[serde(deny_unknown_fields)]` where their schema is closed.
+/// A JSON body extractor whose every rejection is an [`ApiError`]. The body must be a JSON
+/// object (serde would otherwise also read a struct from an array of its field values). Types
+/// it extracts should use `#[serde(deny_unknown_fields)]` where their schema is closed.
 pub struct ApiJson<T>(pub T);
+
+/// `T`, read only from a JSON object.
+struct ObjectOnly<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOnly<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Object<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Object<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(Object(PhantomData)).map(ObjectOnly)
+    }
+}
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(v)) => Ok(Self(v)),
+        match Json::<ObjectOnly<T>>::from_request(req, state).await {
+            Ok(Json(ObjectOnly(v))) => Ok(Self(v)),
             Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::UnsupportedMediaType),
             Err(JsonRejection::BytesRejection(r)) if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 Err(ApiError::PayloadTooLarge)

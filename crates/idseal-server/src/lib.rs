@@ -19,13 +19,12 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
+use axum::handler::Handler as _;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use idseal_ratelimit::RateLimitStore;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
@@ -35,7 +34,9 @@ use crate::state::{AppState, StartError};
 /// The complete router for `state`.
 pub fn router(state: AppState) -> Router {
     let cfg = &state.settings.config;
-    let timeout = Duration::from_secs(cfg.request_timeout_secs);
+    // `route_layer` does not reach the router's fallback (it does reach each route's 405
+    // fallback): 404 answers are observed by a layer of their own so that they are counted too.
+    let observe = axum::middleware::from_fn_with_state(state.clone(), middleware::observe);
     Router::new()
         .route("/health", get(routes::health::health))
         .route("/metrics", get(routes::health::metrics))
@@ -43,14 +44,15 @@ pub fn router(state: AppState) -> Router {
         .route("/openapi.json", get(routes::wellknown::openapi))
         .route("/admin/keys", get(routes::admin::list_keys))
         .route("/admin/keys/rotate", post(routes::admin::rotate_key))
-        .fallback(|| async { ApiError::NotFound })
+        .fallback((|| async { ApiError::NotFound }).layer(observe.clone()))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit))
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::observe))
+        .route_layer(observe)
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::security_headers))
         .layer(CatchPanicLayer::custom(|_| ApiError::Internal("handler panicked".into()).into_response()))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::timeout))
+        // Outside the panic and timeout layers, so that their answers carry the headers too.
+        .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::security_headers))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
             let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
@@ -65,7 +67,8 @@ pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, StartErro
     tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr: addr.to_string(), source })
 }
 
-/// Serve until `shutdown` resolves, then finish in-flight requests and close the database.
+/// Serve until `shutdown` resolves, then finish in-flight requests (for at most
+/// `request_timeout_secs`) and close the database.
 pub async fn serve(
     state: AppState,
     listener: tokio::net::TcpListener,

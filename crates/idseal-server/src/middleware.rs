@@ -1,7 +1,7 @@
 //! Request plumbing: request ids, security headers, metrics, rate limits, client IPs.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
@@ -49,6 +49,15 @@ pub async fn security_headers(State(st): State<AppState>, req: Request, next: Ne
         set(h, header::STRICT_TRANSPORT_SECURITY, "max-age=63072000; includeSubDomains");
     }
     res
+}
+
+/// Abandon a request after `request_timeout_secs` with the JSON 503 of every other error.
+pub async fn timeout(State(st): State<AppState>, req: Request, next: Next) -> Response {
+    let limit = Duration::from_secs(st.settings.config.request_timeout_secs);
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => ApiError::Unavailable("request timed out".into()).into_response(),
+    }
 }
 
 /// Count and time every request by its route.
