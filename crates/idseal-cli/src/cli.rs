@@ -207,35 +207,52 @@ fn redact_url(url: &str) -> String {
 async fn open(cfg: &ConfigArgs) -> Result<(AppState, FirstStart), ExitCode> {
     let s = load_settings(cfg)?;
     init_logging(&s);
+    open_settings(s).await
+}
+
+async fn open_settings(s: Settings) -> Result<(AppState, FirstStart), ExitCode> {
     AppState::open(s, Arc::new(SystemClock)).await.map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::FAILURE
     })
 }
 
-fn announce(first: &FirstStart) {
+/// Log generated keys and show the bootstrap token. With `json` output the token goes to
+/// stderr, so stdout stays one JSON document and the token is not lost in a pipe.
+fn announce(first: &FirstStart, json: bool) {
     for kid in &first.generated_kids {
         tracing::info!(%kid, "generated signing key");
     }
     if let Some(t) = &first.bootstrap_token {
-        out!("admin bootstrap token (shown once, store it now): {}", t.as_str());
+        if json {
+            eprintln!("admin bootstrap token (shown once, store it now): {}", t.as_str());
+        } else {
+            out!("admin bootstrap token (shown once, store it now): {}", t.as_str());
+        }
     }
 }
 
 async fn serve(cfg: ConfigArgs) -> ExitCode {
     let started = std::time::Instant::now();
-    let (state, first) = match open(&cfg).await {
-        Ok(v) => v,
+    let settings = match load_settings(&cfg) {
+        Ok(s) => s,
         Err(code) => return code,
     };
-    let listener = match idseal_server::bind(state.settings.bind).await {
+    init_logging(&settings);
+    // Listen before opening the state: a start that cannot listen must fail before it issues
+    // the one-time bootstrap token, which it could then never show.
+    let listener = match idseal_server::bind(settings.bind).await {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::FAILURE;
         }
     };
-    announce(&first);
+    let (state, first) = match open_settings(settings).await {
+        Ok(v) => v,
+        Err(code) => return code,
+    };
+    announce(&first, false);
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let ev = AuditEvent::new(AuditEventKind::ServerStart, state.clock.now(), "system")
         .details(serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "listen": addr}));
@@ -269,7 +286,7 @@ async fn keys(cmd: KeysCommand) -> ExitCode {
                 Ok(v) => v,
                 Err(c) => return c,
             };
-            announce(&first);
+            announce(&first, json);
             let recs = match st.store.load_keys().await {
                 Ok(r) => r,
                 Err(e) => {
@@ -314,7 +331,7 @@ async fn keys(cmd: KeysCommand) -> ExitCode {
                 Ok(v) => v,
                 Err(c) => return c,
             };
-            announce(&first);
+            announce(&first, json);
             let hours = grace_hours.unwrap_or(st.settings.config.keys.grace_hours);
             if !(1..=24 * 90).contains(&hours) {
                 eprintln!("error: --grace-hours must be between 1 and 2160");

@@ -76,7 +76,28 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let tasks = spawn_background(state.clone());
     let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let result = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    // Graceful shutdown waits for every open connection, and one whose client never finishes
+    // sending a request head is covered by no handler timeout: without a bound, one such
+    // client keeps the process from ever exiting. In-flight requests end within
+    // `request_timeout_secs`, so connections still open that long after the signal are dropped.
+    let grace = Duration::from_secs(state.settings.config.request_timeout_secs);
+    let (signalled, on_signal) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = signalled.send(());
+    });
+    let result = tokio::select! {
+        r = server.into_future() => r,
+        () = async move {
+            match on_signal.await {
+                Ok(()) => tokio::time::sleep(grace).await,
+                Err(_) => std::future::pending().await,
+            }
+        } => {
+            tracing::warn!(grace_secs = grace.as_secs(), "connections still open after the shutdown grace period; closing them");
+            Ok(())
+        }
+    };
     tasks.abort();
     state.store.close().await;
     result

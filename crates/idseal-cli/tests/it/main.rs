@@ -1,0 +1,19 @@
+//! Process-level integration tests of the `idseal` binary (one test binary for the crate).
+//!
+//! Every test runs the real binary (`CARGO_BIN_EXE_idseal`) in its own temporary directory,
+//! with every inherited `IDSEAL_*` variable removed, and talks to it over HTTP. Children are
+//! SIGKILLed when a test fails (see [`harness::Server`]).
+
+#![allow(missing_docs, unreachable_pub)]
+// Outside `#[test]` functions (helpers, harness) clippy.toml's test allowances do not apply.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)]
+
+mod harness;
+
+mod config_check;
+mod crash;
+mod first_start;
+mod postgres;
+mod rotate_cli;
+mod signals;
+mod start_failures;
