@@ -171,6 +171,12 @@ fn config_check(cfg: &ConfigArgs, json: bool) -> ExitCode {
         eprintln!("error: configuration: invalid value for `log_level`: {reason}");
         return ExitCode::from(2);
     }
+    if let Ok(v) = std::env::var("IDSEAL_MASTER_KEY")
+        && let Err(e) = idseal_keys::MasterKey::parse(&v)
+    {
+        eprintln!("error: configuration: invalid value for `IDSEAL_MASTER_KEY`: {e}");
+        return ExitCode::from(2);
+    }
     if json {
         out!("{}", serde_json::to_string_pretty(&s.config).unwrap_or_default());
     } else {
@@ -234,7 +240,7 @@ fn announce(first: &FirstStart, json: bool) {
 
 async fn serve(cfg: ConfigArgs) -> ExitCode {
     let started = std::time::Instant::now();
-    let settings = match load_settings(&cfg) {
+    let mut settings = match load_settings(&cfg) {
         Ok(s) => s,
         Err(code) => return code,
     };
@@ -248,6 +254,12 @@ async fn serve(cfg: ConfigArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if settings.config.issuer.is_none()
+        && let Ok(local) = listener.local_addr()
+    {
+        // With port 0 the issuer is only known once bound.
+        settings.issuer = format!("http://{local}");
+    }
     let (state, first) = match open_settings(settings).await {
         Ok(v) => v,
         Err(code) => return code,

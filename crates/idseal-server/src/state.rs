@@ -174,15 +174,13 @@ impl AppState {
     }
 
     async fn issue_bootstrap_token(&self) -> Result<Option<Zeroizing<String>>, StartError> {
-        let (_, first) = self.store.claim_meta("admin_bootstrap_token", "issued").await?;
-        if !first {
-            return Ok(None);
-        }
         let mut raw = Zeroizing::new([0u8; 32]);
         SystemRandom::new().fill(raw.as_mut()).map_err(|_| StartError::MasterKey("no randomness".into()))?;
         let token = Zeroizing::new(format!("idseal_admin_{}", B64.encode(raw.as_ref())));
         let now = self.clock.now();
-        self.store.insert_admin_token(&token_hash(&token), "bootstrap", now).await?;
+        if !self.store.issue_bootstrap_token(&token_hash(&token), now).await? {
+            return Ok(None);
+        }
         self.store.record(&AuditEvent::new(AuditEventKind::AdminBootstrapToken, now, "system")).await?;
         Ok(Some(token))
     }

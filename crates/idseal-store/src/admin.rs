@@ -24,6 +24,31 @@ impl Store {
         Ok((stored.0, inserted))
     }
 
+    /// Issue the deployment's one-time bootstrap admin token, stored by its SHA-256 hash, unless
+    /// one was issued before. The claim and the token are written in one transaction, so a crash
+    /// can never leave a claimed but unusable token. Returns whether this call issued it.
+    pub async fn issue_bootstrap_token(&self, token_hash: &str, now: UnixTime) -> Result<bool, StoreError> {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let claimed = sqlx::query(
+                "INSERT INTO meta (key, value) VALUES ('admin_bootstrap_token', 'issued') ON CONFLICT (key) DO NOTHING",
+            )
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1;
+            if claimed {
+                sqlx::query("INSERT INTO admin_tokens (token_hash, label, created_at) VALUES ($1, 'bootstrap', $2)")
+                    .bind(token_hash)
+                    .bind(now.as_secs())
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(claimed)
+        })
+    }
+
     /// Record an admin token by its SHA-256 hash (hex).
     pub async fn insert_admin_token(&self, token_hash: &str, label: &str, now: UnixTime) -> Result<(), StoreError> {
         with_pool!(self, |pool| sqlx::query(

@@ -240,6 +240,17 @@ async fn meta_claim_is_first_writer_wins(db: &TestDb) {
     s.insert_admin_token("abc", "bootstrap", UnixTime::from_secs(1)).await.unwrap();
     assert_eq!(s.admin_token("abc").await.unwrap().as_deref(), Some("bootstrap"));
     assert_eq!(s.admin_token("abd").await.unwrap(), None);
+    // The bootstrap token is issued once, claim and token together, across instances.
+    let other = db.store().await;
+    let (a, b) = tokio::join!(
+        s.issue_bootstrap_token("h1", UnixTime::from_secs(2)),
+        other.issue_bootstrap_token("h2", UnixTime::from_secs(2))
+    );
+    assert!(a.unwrap() ^ b.unwrap(), "exactly one instance issues it");
+    let issued = [s.admin_token("h1").await.unwrap(), s.admin_token("h2").await.unwrap()];
+    assert_eq!(issued.iter().flatten().collect::<Vec<_>>(), vec!["bootstrap"]);
+    assert!(!s.issue_bootstrap_token("h3", UnixTime::from_secs(3)).await.unwrap());
+    assert_eq!(s.admin_token("h3").await.unwrap(), None);
 }
 
 async fn futures_join<F, Fut, T>(n: usize, f: F) -> Vec<T>
