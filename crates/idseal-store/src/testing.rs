@@ -41,3 +41,41 @@ pub async fn drop_postgres_database(admin_url: &str, name: &str) -> Result<(), S
     conn.close().await?;
     Ok(())
 }
+
+/// A write lock on the rate-limit counters held by a connection of its own, so that a test can
+/// make the server's writes wait (timeouts, fail-closed paths).
+#[derive(Debug)]
+pub enum WriteLock {
+    /// SQLite: a `BEGIN IMMEDIATE` transaction holds the database's write lock.
+    Sqlite(sqlx::SqliteConnection),
+    /// PostgreSQL: a transaction holds `LOCK TABLE rate_counters IN EXCLUSIVE MODE`.
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+impl WriteLock {
+    /// Take the lock on the database at `url`.
+    pub async fn take(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            let mut c = sqlx::SqliteConnection::connect(url).await.map_err(StoreError::Connect)?;
+            sqlx::query("BEGIN IMMEDIATE").execute(&mut c).await?;
+            Ok(Self::Sqlite(c))
+        } else {
+            let pool = sqlx::PgPool::connect(url).await.map_err(StoreError::Connect)?;
+            let mut tx = pool.begin().await?;
+            sqlx::query("LOCK TABLE rate_counters IN EXCLUSIVE MODE").execute(&mut *tx).await?;
+            Ok(Self::Postgres(tx))
+        }
+    }
+
+    /// Release it.
+    pub async fn release(self) -> Result<(), StoreError> {
+        match self {
+            Self::Sqlite(mut c) => {
+                sqlx::query("ROLLBACK").execute(&mut c).await?;
+                c.close().await?;
+            }
+            Self::Postgres(tx) => tx.rollback().await?,
+        }
+        Ok(())
+    }
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 
-use crate::support::{Backend, Req, Resp, Server, TestDb, get, post};
+use crate::support::{Req, Resp, Server, TestDb, get, post};
 
 both_backends!(
     security_headers_on_every_response,
@@ -204,50 +204,14 @@ async fn timeout_is_a_json_503_with_headers(db: &TestDb) {
         })
         .await;
     let token = s.token().to_owned();
-    let lock = WriteLock::take(db).await;
+    let lock = idseal_store::testing::WriteLock::take(&db.url).await.unwrap();
     let started = std::time::Instant::now();
     let r = get("/admin/keys").bearer(&token).send(&s.app).await;
     let took = started.elapsed();
-    lock.release().await;
+    lock.release().await.unwrap();
     r.assert_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable");
     assert!(took >= Duration::from_millis(900) && took < Duration::from_secs(10), "{took:?}");
     // Once the lock is gone the server answers again.
     let r = get("/admin/keys").bearer(&token).send(&s.app).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
-}
-
-/// A write lock on the rate-limit counters, held by a connection of the test's own.
-enum WriteLock {
-    Sqlite(sqlx::SqliteConnection),
-    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
-}
-
-impl WriteLock {
-    async fn take(db: &TestDb) -> Self {
-        use sqlx::Connection as _;
-        match db.backend {
-            Backend::Sqlite => {
-                let mut c = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
-                sqlx::query("BEGIN IMMEDIATE").execute(&mut c).await.unwrap();
-                Self::Sqlite(c)
-            }
-            Backend::Postgres => {
-                let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-                let mut tx = pool.begin().await.unwrap();
-                sqlx::query("LOCK TABLE rate_counters IN EXCLUSIVE MODE").execute(&mut *tx).await.unwrap();
-                Self::Postgres(tx)
-            }
-        }
-    }
-
-    async fn release(self) {
-        use sqlx::Connection as _;
-        match self {
-            Self::Sqlite(mut c) => {
-                sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
-                c.close().await.unwrap();
-            }
-            Self::Postgres(tx) => tx.rollback().await.unwrap(),
-        }
-    }
 }

@@ -29,7 +29,6 @@ pub enum Backend {
 
 /// One test's database and data directory.
 pub struct TestDb {
-    pub backend: Backend,
     /// The database URL the server is configured with.
     pub url: String,
     /// Data directory, master key file and (for SQLite) the database file.
@@ -66,7 +65,7 @@ impl TestDb {
         match backend {
             Backend::Sqlite => {
                 let url = format!("sqlite:{}", dir.path().join("data").join("idseal.db").display());
-                Some(Self { backend, url, dir, pg: None })
+                Some(Self { url, dir, pg: None })
             }
             Backend::Postgres => {
                 let Some(admin) = std::env::var("IDSEAL_TEST_DATABASE_URL").ok().filter(|v| !v.is_empty()) else {
@@ -77,7 +76,7 @@ impl TestDb {
                 let (url, name) = create_postgres_database(&admin)
                     .await
                     .unwrap_or_else(|e| panic!("PostgreSQL from IDSEAL_TEST_DATABASE_URL is unusable: {e}"));
-                Some(Self { backend, url, dir, pg: Some((admin, name)) })
+                Some(Self { url, dir, pg: Some((admin, name)) })
             }
         }
     }
