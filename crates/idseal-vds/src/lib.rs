@@ -1,0 +1,28 @@
+//! The Visible Digital Seal (VDS) codec of idseal: a pure library (no I/O, no clock).
+//!
+//! A seal is `VDSEUA` + the transport encoding (Base45 by default, hex or Base64) of
+//! `header || payload || signature`; see `docs/vds.md` for the byte-level specification.
+//!
+//! - [`c40`], [`base45`]: the character codecs;
+//! - [`header`]: the 18-21 byte signed header;
+//! - [`payload`]: the canonical MessagePack payload and the typed [`Identity`];
+//! - [`manifest`]: the XML manifests the payload is checked against;
+//! - [`transport`]: the text form and transport detection;
+//! - [`seal`]: signing ([`SealSigner`], [`LocalSigner`]), decoding and verification.
+
+pub mod base45;
+pub mod c40;
+mod error;
+pub mod header;
+pub mod manifest;
+mod msgpack;
+pub mod payload;
+pub mod seal;
+pub mod transport;
+
+pub use error::{Scalar, VdsError};
+pub use header::{CertificateReference, Header, ManifestId};
+pub use manifest::Manifest;
+pub use payload::{FACE_LEN, Identity, TrustLevel, Value};
+pub use seal::{DecodedVds, LocalSigner, SealSigner, Vds, decode, decode_binary, encode_signed, verify};
+pub use transport::Transport;
