@@ -1,5 +1,7 @@
-//! `idseal bench`: start-up time, idle memory and /health throughput of a real `idseal serve`
-//! process, each next to the raw limit measured in the same run, written to a JSON file.
+//! `idseal bench`: each suite next to the raw limit measured in the same run, written as JSON
+//! into `--out-dir` (default `bench-results/`): `foundation` (start-up time, idle memory and
+//! /health throughput of a real `idseal serve` process) to `foundation.json`, `vds` (see
+//! [`crate::bench_vds`]) to `vds.json`; `all` (the default) runs both.
 //!
 //! Raw limits: process start-up is compared with spawning `idseal --version` (exec and
 //! dynamic loading, nothing of ours); /health throughput with in-process `SELECT 1` round
@@ -13,17 +15,34 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use clap::Args;
+use clap::{Args, ValueEnum};
 use idseal_store::{ConnectOptions, Store};
+
+/// Which benchmarks to run.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Suite {
+    /// Start-up, memory and /health throughput (`foundation.json`).
+    Foundation,
+    /// VDS decode + verify and issuance against raw ECDSA P-256 (`vds.json`).
+    Vds,
+    /// Both.
+    All,
+}
 
 #[derive(Args)]
 pub(crate) struct BenchArgs {
-    /// Where to write the results.
-    #[arg(long, default_value = "bench-results/foundation.json")]
-    out: PathBuf,
-    /// Seconds of load per throughput measurement.
+    /// The suite to run.
+    #[arg(long, value_enum, default_value_t = Suite::All)]
+    suite: Suite,
+    /// Directory the results are written to, one JSON file per suite.
+    #[arg(long, default_value = "bench-results")]
+    out_dir: PathBuf,
+    /// Seconds of load per throughput measurement (foundation suite).
     #[arg(long, default_value_t = 5)]
     seconds: u64,
+    /// Seconds per single-thread measurement (vds suite).
+    #[arg(long, default_value_t = 3.0)]
+    vds_seconds: f64,
     /// Concurrent client connections.
     #[arg(long, default_value_t = 32)]
     concurrency: usize,
@@ -206,55 +225,99 @@ async fn measure(args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
     }))
 }
 
-pub(crate) async fn run(args: BenchArgs) -> ExitCode {
-    match measure(&args).await {
-        Ok(v) => {
-            let text = serde_json::to_string_pretty(&v).unwrap_or_default();
-            if let Some(parent) = args.out.parent()
-                && !parent.as_os_str().is_empty()
-                && let Err(e) = std::fs::create_dir_all(parent)
-            {
-                eprintln!("error: {}: {e}", parent.display());
-                return ExitCode::FAILURE;
-            }
-            if let Err(e) = std::fs::write(&args.out, text.as_bytes()) {
-                eprintln!("error: {}: {e}", args.out.display());
-                return ExitCode::FAILURE;
-            }
-            let mut o = std::io::stdout();
-            let null = serde_json::Value::Null;
-            let s = v.get("startup").unwrap_or(&null);
-            let m = v.get("memory").unwrap_or(&null);
-            let h = v.get("health").unwrap_or(&null);
-            let _ = writeln!(
-                o,
-                "start-up   first {:.0} ms, warm median {:.0} ms (goal < 300), raw spawn {:.1} ms, ratio {:.1}x",
-                s["first_start_ms"].as_f64().unwrap_or(0.0),
-                s["warm_start_median_ms"].as_f64().unwrap_or(0.0),
-                s["raw_process_spawn_ms"].as_f64().unwrap_or(0.0),
-                s["warm_over_spawn"].as_f64().unwrap_or(0.0)
-            );
-            let _ = writeln!(
-                o,
-                "memory     idle {:.1} MiB (goal < 30), after load {:.1} MiB",
-                m["idle_rss_mib"].as_f64().unwrap_or(0.0),
-                m["after_load_rss_mib"].as_f64().unwrap_or(0.0)
-            );
-            let _ = writeln!(
-                o,
-                "/health    {:.0} req/s; raw DB ping {:.0}/s (ratio {:.2}); no-DB route {:.0} req/s (ratio {:.2})",
-                h["health_rps"].as_f64().unwrap_or(0.0),
-                h["raw_db_ping_per_s"].as_f64().unwrap_or(0.0),
-                h["health_over_raw_ping"].as_f64().unwrap_or(0.0),
-                h["no_db_route_rps"].as_f64().unwrap_or(0.0),
-                h["health_over_no_db_route"].as_f64().unwrap_or(0.0)
-            );
-            let _ = writeln!(o, "results written to {}", args.out.display());
-            ExitCode::SUCCESS
+/// Writes `v` as pretty JSON to `out_dir/name`.
+fn write_result(out_dir: &Path, name: &str, v: &serde_json::Value) -> anyhow::Result<PathBuf> {
+    let path = out_dir.join(name);
+    if !out_dir.as_os_str().is_empty() {
+        std::fs::create_dir_all(out_dir).map_err(|e| anyhow::anyhow!("{}: {e}", out_dir.display()))?;
+    }
+    let mut text = serde_json::to_string_pretty(v)?;
+    text.push('\n');
+    std::fs::write(&path, text.as_bytes()).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(path)
+}
+
+fn print_foundation(v: &serde_json::Value) {
+    let mut o = std::io::stdout();
+    let null = serde_json::Value::Null;
+    let s = v.get("startup").unwrap_or(&null);
+    let m = v.get("memory").unwrap_or(&null);
+    let h = v.get("health").unwrap_or(&null);
+    let _ = writeln!(
+        o,
+        "start-up   first {:.0} ms, warm median {:.0} ms (goal < 300), raw spawn {:.1} ms, ratio {:.1}x",
+        s["first_start_ms"].as_f64().unwrap_or(0.0),
+        s["warm_start_median_ms"].as_f64().unwrap_or(0.0),
+        s["raw_process_spawn_ms"].as_f64().unwrap_or(0.0),
+        s["warm_over_spawn"].as_f64().unwrap_or(0.0)
+    );
+    let _ = writeln!(
+        o,
+        "memory     idle {:.1} MiB (goal < 30), after load {:.1} MiB",
+        m["idle_rss_mib"].as_f64().unwrap_or(0.0),
+        m["after_load_rss_mib"].as_f64().unwrap_or(0.0)
+    );
+    let _ = writeln!(
+        o,
+        "/health    {:.0} req/s; raw DB ping {:.0}/s (ratio {:.2}); no-DB route {:.0} req/s (ratio {:.2})",
+        h["health_rps"].as_f64().unwrap_or(0.0),
+        h["raw_db_ping_per_s"].as_f64().unwrap_or(0.0),
+        h["health_over_raw_ping"].as_f64().unwrap_or(0.0),
+        h["no_db_route_rps"].as_f64().unwrap_or(0.0),
+        h["health_over_no_db_route"].as_f64().unwrap_or(0.0)
+    );
+}
+
+async fn run_suites(args: &BenchArgs) -> anyhow::Result<()> {
+    if matches!(args.suite, Suite::Foundation | Suite::All) {
+        let v = measure(args).await?;
+        let path = write_result(&args.out_dir, "foundation.json", &v)?;
+        print_foundation(&v);
+        let _ = writeln!(std::io::stdout(), "results written to {}", path.display());
+    }
+    if matches!(args.suite, Suite::Vds | Suite::All) {
+        if !(args.vds_seconds.is_finite() && args.vds_seconds > 0.0) {
+            anyhow::bail!("--vds-seconds must be a positive number");
         }
+        let v = crate::bench_vds::measure(args.vds_seconds)?;
+        let path = write_result(&args.out_dir, "vds.json", &v)?;
+        let _ = writeln!(std::io::stdout(), "{}", crate::bench_vds::summary(&v));
+        let _ = writeln!(std::io::stdout(), "results written to {}", path.display());
+    }
+    Ok(())
+}
+
+pub(crate) async fn run(args: BenchArgs) -> ExitCode {
+    match run_suites(&args).await {
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: bench: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use clap::Parser;
+
+    use super::{BenchArgs, Suite};
+
+    #[derive(Parser)]
+    struct Wrap {
+        #[command(flatten)]
+        args: BenchArgs,
+    }
+
+    #[test]
+    fn suite_defaults_to_all_and_results_go_to_bench_results() {
+        let w = Wrap::try_parse_from(["bench"]).unwrap();
+        assert!(w.args.suite == Suite::All);
+        assert_eq!(w.args.out_dir, std::path::Path::new("bench-results"));
+        let w = Wrap::try_parse_from(["bench", "--suite", "vds", "--out-dir", "/tmp/x"]).unwrap();
+        assert!(w.args.suite == Suite::Vds);
+        assert!(Wrap::try_parse_from(["bench", "--suite", "nope"]).is_err());
     }
 }

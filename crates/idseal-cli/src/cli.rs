@@ -61,7 +61,8 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
-    /// Measure start-up time, idle memory and /health throughput; write the results to a file.
+    /// Benchmarks next to their raw limits (`--suite foundation|vds|all`); JSON results in
+    /// `--out-dir` (default bench-results/).
     Bench(crate::bench::BenchArgs),
 }
 

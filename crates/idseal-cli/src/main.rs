@@ -1,6 +1,7 @@
 //! The `idseal` binary.
 
 mod bench;
+mod bench_vds;
 mod cli;
 
 use std::process::ExitCode;

@@ -48,4 +48,44 @@ pub enum KeyError {
     /// There is no active key for the algorithm.
     #[error("no active key for {0}")]
     NoActiveKey(&'static str),
+    /// A PKCS#11 URI is malformed or uses an unsupported attribute.
+    #[error("invalid PKCS#11 URI: {0}")]
+    Pkcs11Uri(&'static str),
+    /// No PIN was given: neither `pin-value` in the URI nor the `IDSEAL_PKCS11_PIN` variable.
+    #[error("no PKCS#11 PIN: set pin-value or IDSEAL_PKCS11_PIN")]
+    Pkcs11PinMissing,
+    /// The PKCS#11 module could not be loaded.
+    #[error("cannot load PKCS#11 module {path}: {reason}")]
+    Pkcs11Library {
+        /// The module path.
+        path: String,
+        /// Why loading failed.
+        reason: String,
+    },
+    /// No token with this label is present.
+    #[error("no PKCS#11 token labelled {label:?}")]
+    Pkcs11TokenNotFound {
+        /// The token label.
+        label: String,
+    },
+    /// The token refused the user PIN.
+    #[error("the PKCS#11 token refused the PIN")]
+    Pkcs11PinIncorrect,
+    /// The token's user PIN is locked.
+    #[error("the PKCS#11 user PIN is locked")]
+    Pkcs11PinLocked,
+    /// No key (private and public object) matches the label or id.
+    #[error("no PKCS#11 EC key {name:?} on the token")]
+    Pkcs11KeyNotFound {
+        /// The key label or hex id.
+        name: String,
+    },
+    /// Another PKCS#11 call failed.
+    #[error("PKCS#11 {operation} failed: {reason}")]
+    Pkcs11 {
+        /// The PKCS#11 function or step.
+        operation: &'static str,
+        /// The module's return value or the problem found.
+        reason: String,
+    },
 }

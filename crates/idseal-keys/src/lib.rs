@@ -14,6 +14,7 @@ mod error;
 mod jwk;
 mod jws;
 mod master;
+mod pkcs11;
 mod ring;
 
 pub use algorithm::{Algorithm, SigningKey, VerifyingKey};
@@ -21,4 +22,5 @@ pub use error::KeyError;
 pub use jwk::{Jwk, JwkSet};
 pub use jws::{sign_compact, verify_compact};
 pub use master::{MasterKey, SealedKey};
+pub use pkcs11::{PIN_ENV, Pkcs11Config, Pkcs11Signer};
 pub use ring::{KeyRecord, KeyRing, KeyState, KeyStore, RotationPolicy, new_record, rotate};

@@ -15,12 +15,27 @@ fn symbol(v: u32) -> char {
     ALPHABET.get(usize::try_from(v).unwrap_or(usize::MAX)).map_or('?', |&b| char::from(b))
 }
 
+/// Marks a byte outside the alphabet in [`VALUES`].
+const NOT_BASE45: u8 = 0xFF;
+
+/// The value of each byte (`NOT_BASE45` outside the alphabet): one lookup per character, where a
+/// search of the alphabet made Base45 the largest cost of decoding a seal.
+#[allow(clippy::indexing_slicing, clippy::cast_possible_truncation)] // const evaluation: bounds checked at compile time, i < 45
+const VALUES: [u8; 256] = {
+    let mut table = [NOT_BASE45; 256];
+    let mut i = 0;
+    while i < ALPHABET.len() {
+        table[ALPHABET[i] as usize] = i as u8;
+        i += 1;
+    }
+    table
+};
+
 fn value(c: u8) -> Result<u32, VdsError> {
-    ALPHABET
-        .iter()
-        .position(|&a| a == c)
-        .and_then(|p| u32::try_from(p).ok())
-        .ok_or_else(|| err("character outside the Base45 alphabet"))
+    match VALUES.get(usize::from(c)) {
+        Some(&v) if v != NOT_BASE45 => Ok(u32::from(v)),
+        _ => Err(err("character outside the Base45 alphabet")),
+    }
 }
 
 /// Encodes bytes as Base45 text.
@@ -90,6 +105,14 @@ mod tests {
         ] {
             assert_eq!(encode(bytes), text);
             assert_eq!(decode(text).unwrap(), bytes, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn value_table_is_the_alphabet() {
+        for c in 0..=255u8 {
+            let expected = ALPHABET.iter().position(|&a| a == c).map(|p| u32::try_from(p).unwrap());
+            assert_eq!(value(c).ok(), expected, "{c:#04x}");
         }
     }
 

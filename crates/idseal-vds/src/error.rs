@@ -258,4 +258,38 @@ pub enum VdsError {
     /// The signature does not verify under the given key.
     #[error("the signature does not verify")]
     InvalidSignature,
+    /// A certificate that is not the strict DER X.509 v3 P-256 certificate this crate reads
+    /// and writes.
+    #[error("invalid certificate: {reason}")]
+    BadCertificate {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The certificate has no UsageList extension.
+    #[error("the certificate has no UsageList extension")]
+    MissingUsageList,
+    /// The UsageList extension is malformed.
+    #[error("invalid UsageList: {reason}")]
+    BadUsageList {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The certificate's UsageList does not list this manifest id.
+    #[error("manifest 0x{id:06X} is not in the certificate's UsageList")]
+    ManifestNotAllowed {
+        /// The manifest id.
+        id: u32,
+    },
+    /// The certificate is not valid at this time (Unix seconds).
+    #[error("the certificate is not valid at {at}")]
+    CertificateNotValid {
+        /// The time checked.
+        at: i64,
+    },
+    /// The seal or signer names another certificate.
+    #[error("the certificate reference does not match the certificate")]
+    CertificateMismatch,
+    /// The signer's key is not the certificate's key.
+    #[error("the signing key does not match the certificate's public key")]
+    SignerKeyMismatch,
 }

@@ -8,20 +8,29 @@
 //! - [`payload`]: the canonical MessagePack payload and the typed [`Identity`];
 //! - [`manifest`]: the XML manifests the payload is checked against;
 //! - [`transport`]: the text form and transport detection;
-//! - [`seal`]: signing ([`SealSigner`], [`LocalSigner`]), decoding and verification.
+//! - [`seal`]: signing ([`SealSigner`], [`LocalSigner`]), decoding and verification;
+//! - [`certificate`], [`issuer`]: signing certificates with the UsageList, issuing and
+//!   verifying against a certificate, PKCS#11 signing.
 
 pub mod base45;
 pub mod c40;
+pub mod certificate;
+mod certificate_parse;
+mod der;
 mod error;
 pub mod header;
+pub mod issuer;
 pub mod manifest;
 mod msgpack;
 pub mod payload;
 pub mod seal;
 pub mod transport;
 
+pub use certificate::{CertificateAuthority, DevCa, USAGE_LIST_OID, dev_ca, signing_certificate};
+pub use certificate_parse::SigningCertificate;
 pub use error::{Scalar, VdsError};
 pub use header::{CertificateReference, Header, ManifestId};
+pub use issuer::{Pkcs11SealSigner, issue, verify_with_certificate};
 pub use manifest::Manifest;
 pub use payload::{FACE_LEN, Identity, TrustLevel, Value};
 pub use seal::{DecodedVds, LocalSigner, SealSigner, Vds, decode, decode_binary, encode_signed, verify};

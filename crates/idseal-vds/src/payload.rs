@@ -7,8 +7,6 @@
 //!   manifest allows them) extension keys in strictly ascending byte order;
 //! - values are scalars in their shortest form: `uint`, `str` (UTF-8) or `bin`.
 
-use std::collections::HashSet;
-
 use idseal_types::UnixTime;
 
 use crate::error::VdsError;
@@ -200,7 +198,10 @@ pub fn decode_fields(buf: &[u8], manifest: &Manifest) -> Result<(Fields, usize),
         return Err(VdsError::TooManyFields { count });
     }
     let mut fields: Fields = Vec::with_capacity(count);
-    let mut seen = HashSet::new();
+    // bit i: manifest field i seen (a manifest has at most MAX_FIELDS = 32 fields); extension
+    // keys are looked up in `fields` (at most MAX_EXTENSIONS of them)
+    let mut seen: u64 = 0;
+    let bit = |index: usize| u32::try_from(index).ok().and_then(|i| 1u64.checked_shl(i)).unwrap_or(0);
     let mut last_known: Option<usize> = None;
     let mut last_extension: Option<String> = None;
     for _ in 0..count {
@@ -211,11 +212,17 @@ pub fn decode_fields(buf: &[u8], manifest: &Manifest) -> Result<(Fields, usize),
             Item::Array | Item::Map(_) => return Err(VdsError::NestingTooDeep { key: "map key".to_owned() }),
             _ => return Err(wrong("map key", "str")),
         };
-        if !seen.insert(key.clone()) {
+        let known = manifest.field(&key);
+        let duplicate = match known {
+            Some((index, _)) => seen & bit(index) != 0,
+            None => fields.iter().any(|(k, _)| *k == key),
+        };
+        if duplicate {
             return Err(VdsError::DuplicateKey { key });
         }
-        let value = match manifest.field(&key) {
+        let value = match known {
             Some((index, spec)) => {
+                seen |= bit(index);
                 if last_extension.is_some() || last_known.is_some_and(|l| l >= index) {
                     return Err(VdsError::KeyOrder { key });
                 }
@@ -241,7 +248,7 @@ pub fn decode_fields(buf: &[u8], manifest: &Manifest) -> Result<(Fields, usize),
         };
         fields.push((key, value));
     }
-    if let Some(missing) = manifest.fields.iter().find(|f| f.required && !seen.contains(&f.key)) {
+    if let Some((_, missing)) = manifest.fields.iter().enumerate().find(|(i, f)| f.required && seen & bit(*i) == 0) {
         return Err(VdsError::MissingField { key: missing.key.clone() });
     }
     Ok((fields, r.position()))

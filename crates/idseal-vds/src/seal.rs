@@ -305,15 +305,41 @@ pub fn decode(text: &str) -> Result<DecodedVds, VdsError> {
     Ok(decoded)
 }
 
-/// Verifies the signature of a decoded seal with an uncompressed P-256 public key
-/// (`0x04 || X || Y`, 65 bytes).
-pub fn verify(decoded: &DecodedVds, public_key: &[u8]) -> Result<(), VdsError> {
-    if public_key.len() != 65 || public_key.first() != Some(&0x04) {
-        return Err(VdsError::BadPublicKey);
+/// A P-256 public key checked and parsed once, to verify many seals (a relying party holds one
+/// per signing certificate): parsing and validating the point costs about a tenth of a
+/// verification, which [`verify`] pays on every call.
+pub struct VerifyingKey {
+    key: ParsedPublicKey,
+}
+
+impl std::fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyingKey").finish_non_exhaustive()
     }
-    let key = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, public_key).map_err(|_| VdsError::BadPublicKey)?;
-    check_signature_scalars(&decoded.signature)?;
-    key.verify_sig(&decoded.signature_message(), &decoded.signature).map_err(|_| VdsError::InvalidSignature)
+}
+
+impl VerifyingKey {
+    /// The key from an uncompressed P-256 point (`0x04 || X || Y`, 65 bytes).
+    pub fn from_uncompressed(public_key: &[u8]) -> Result<Self, VdsError> {
+        if public_key.len() != 65 || public_key.first() != Some(&0x04) {
+            return Err(VdsError::BadPublicKey);
+        }
+        let key = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, public_key).map_err(|_| VdsError::BadPublicKey)?;
+        Ok(Self { key })
+    }
+
+    /// Verifies the signature of a decoded seal.
+    pub fn verify(&self, decoded: &DecodedVds) -> Result<(), VdsError> {
+        check_signature_scalars(&decoded.signature)?;
+        self.key.verify_sig(&decoded.signature_message(), &decoded.signature).map_err(|_| VdsError::InvalidSignature)
+    }
+}
+
+/// Verifies the signature of a decoded seal with an uncompressed P-256 public key
+/// (`0x04 || X || Y`, 65 bytes). To verify many seals with one key, parse it once with
+/// [`VerifyingKey`].
+pub fn verify(decoded: &DecodedVds, public_key: &[u8]) -> Result<(), VdsError> {
+    VerifyingKey::from_uncompressed(public_key)?.verify(decoded)
 }
 
 #[cfg(test)]

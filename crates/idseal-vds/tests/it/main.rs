@@ -6,6 +6,7 @@
 
 mod golden;
 mod interop;
+mod issuer;
 mod matrix;
 mod roundtrip;
 

@@ -349,6 +349,14 @@ fn wrong_key_and_bad_keys() {
     let mut compressed_tag = public_key();
     compressed_tag[0] = 0x02;
     assert_eq!(verify(&d, &compressed_tag), Err(VdsError::BadPublicKey));
+    // the key parsed once gives the same answers
+    use idseal_vds::seal::VerifyingKey;
+    assert_eq!(VerifyingKey::from_uncompressed(&public_key()).unwrap().verify(&d), Ok(()));
+    let other_key = VerifyingKey::from_uncompressed(other.public_key().as_ref()).unwrap();
+    assert_eq!(other_key.verify(&d), Err(VdsError::InvalidSignature));
+    for bad in [&off_curve[..], &public_key()[..33], &compressed_tag[..]] {
+        assert_eq!(VerifyingKey::from_uncompressed(bad).unwrap_err(), VdsError::BadPublicKey);
+    }
     assert_eq!(
         idseal_vds::LocalSigner::from_pkcs8(b"not a key", crate::cert_ref()).unwrap_err(),
         VdsError::BadSigningKey

@@ -1,0 +1,179 @@
+//! Parsing of the signing certificates of [`crate::certificate`] (strict DER, P-256 only).
+
+use idseal_types::UnixTime;
+
+use crate::certificate::{
+    from_pem_or_der, oid_to_string, parse_time as read_time, parse_usage_list, usage_list_oid_bytes,
+};
+use crate::der::{Reader, tag};
+use crate::error::VdsError;
+use crate::header::{CertificateReference, ManifestId};
+
+fn bad(reason: &'static str) -> VdsError {
+    VdsError::BadCertificate { reason }
+}
+
+const CN: &str = "2.5.4.3";
+const SERIAL_NUMBER: &str = "2.5.4.5";
+
+/// The fields of a certificate that the issuer and verifier use.
+#[derive(Clone, Debug)]
+pub(crate) struct Parsed {
+    pub(crate) serial: Vec<u8>,
+    pub(crate) issuer: String,
+    pub(crate) subject: String,
+    pub(crate) subject_der: Vec<u8>,
+    pub(crate) subject_cn: Option<String>,
+    pub(crate) subject_serial_number: Option<String>,
+    pub(crate) not_before: UnixTime,
+    pub(crate) not_after: UnixTime,
+    pub(crate) public_key: Vec<u8>,
+    pub(crate) usage_list: Option<Result<Vec<ManifestId>, VdsError>>,
+}
+
+fn parse_name(der: &[u8]) -> Result<(String, Option<String>, Option<String>), VdsError> {
+    let mut r = Reader::new(der).sequence("Name")?;
+    let (mut parts, mut cn, mut sn) = (Vec::new(), None, None);
+    while !r.is_empty() {
+        let mut set = Reader::new(r.expect(tag::SET, "RDN")?);
+        while !set.is_empty() {
+            let mut atv = set.sequence("AttributeTypeAndValue")?;
+            let o = oid_to_string(atv.expect(tag::OID, "attribute type")?).ok_or(bad("bad OID"))?;
+            let (_, value, _) = atv.any()?;
+            let value = std::str::from_utf8(value).map_err(|_| bad("name is not UTF-8"))?.to_owned();
+            match o.as_str() {
+                CN => {
+                    parts.push(format!("CN={value}"));
+                    cn = Some(value);
+                }
+                SERIAL_NUMBER => {
+                    parts.push(format!("serialNumber={value}"));
+                    sn = Some(value);
+                }
+                other => parts.push(format!("{other}={value}")),
+            }
+        }
+    }
+    Ok((parts.join(", "), cn, sn))
+}
+
+impl Parsed {
+    pub(crate) fn from_der(der: &[u8]) -> Result<Self, VdsError> {
+        let mut outer = Reader::new(der);
+        let mut cert = outer.sequence("Certificate")?;
+        outer.finish("bytes after the certificate")?;
+        let mut tbs = cert.sequence("TBSCertificate")?;
+        if tbs.expect(0xA0, "not an X.509 v3 certificate")? != [0x02, 0x01, 0x02] {
+            return Err(bad("not an X.509 v3 certificate"));
+        }
+        let serial = tbs.expect(tag::INTEGER, "serial")?.to_vec();
+        let _alg = tbs.sequence("signature algorithm")?;
+        let (_, _, issuer_der) = tbs.any()?;
+        let (issuer, _, _) = parse_name(issuer_der)?;
+        let mut validity = tbs.sequence("validity")?;
+        let not_before = read_time(&mut validity)?;
+        let not_after = read_time(&mut validity)?;
+        let (_, _, subject_der) = tbs.any()?;
+        let (subject, subject_cn, subject_serial_number) = parse_name(subject_der)?;
+        let mut spki = tbs.sequence("SubjectPublicKeyInfo")?;
+        let mut alg = spki.sequence("key algorithm")?;
+        let key_oid = oid_to_string(alg.expect(tag::OID, "key algorithm")?);
+        let curve = oid_to_string(alg.expect(tag::OID, "not a named-curve EC key")?);
+        if key_oid.as_deref() != Some("1.2.840.10045.2.1") || curve.as_deref() != Some("1.2.840.10045.3.1.7") {
+            return Err(VdsError::BadPublicKey);
+        }
+        let bits = spki.expect(tag::BIT_STRING, "public key")?;
+        let public_key = match bits.split_first() {
+            Some((0, point)) if point.len() == 65 && point.first() == Some(&0x04) => point.to_vec(),
+            _ => return Err(VdsError::BadPublicKey),
+        };
+        let mut usage_list = None;
+        while let Some(t) = tbs.peek_tag() {
+            let (t2, content, _) = tbs.any()?;
+            if t == 0xA3 && t2 == 0xA3 {
+                let mut exts = Reader::new(content).sequence("extensions")?;
+                while !exts.is_empty() {
+                    let mut ext = exts.sequence("extension")?;
+                    let id = ext.expect(tag::OID, "extension id")?;
+                    if ext.peek_tag() == Some(tag::BOOLEAN) {
+                        ext.any()?;
+                    }
+                    let value = ext.expect(tag::OCTET_STRING, "extension value")?;
+                    if id == usage_list_oid_bytes().as_slice() {
+                        if usage_list.is_some() {
+                            return Err(VdsError::BadUsageList { reason: "extension appears twice" });
+                        }
+                        usage_list = Some(parse_usage_list(value));
+                    }
+                }
+            }
+        }
+        Ok(Self {
+            serial,
+            issuer,
+            subject,
+            subject_der: subject_der.to_vec(),
+            subject_cn,
+            subject_serial_number,
+            not_before,
+            not_after,
+            public_key,
+            usage_list,
+        })
+    }
+}
+
+/// A parsed seal-signing certificate: subject, issuer, validity, serial, P-256 key, the
+/// certificate reference (from the subject CN) and the UsageList.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SigningCertificate {
+    /// Subject DN, e.g. `CN=IDSL0001`.
+    pub subject: String,
+    /// Issuer DN, e.g. `CN=idseal dev CA, serialNumber=IDSL`.
+    pub issuer: String,
+    /// Start of validity.
+    pub not_before: UnixTime,
+    /// End of validity (inclusive).
+    pub not_after: UnixTime,
+    /// Serial number (DER INTEGER content bytes).
+    pub serial: Vec<u8>,
+    /// Uncompressed P-256 public key, 65 bytes.
+    pub public_key: Vec<u8>,
+    /// The certificate reference (subject CN `<CA id><cert id>`).
+    pub certificate_reference: CertificateReference,
+    /// The manifest ids this key may sign (strictly ascending).
+    pub manifest_ids: Vec<ManifestId>,
+    /// The certificate DER.
+    pub der: Vec<u8>,
+}
+
+impl SigningCertificate {
+    /// Parses a certificate from PEM or DER. Errors: `BadCertificate`, `BadPublicKey`,
+    /// `BadCertificateReference`, `MissingUsageList`, `BadUsageList`.
+    pub fn parse(pem_or_der: &[u8]) -> Result<Self, VdsError> {
+        let der = from_pem_or_der(pem_or_der, "CERTIFICATE")?;
+        let p = Parsed::from_der(&der)?;
+        let cn = p.subject_cn.ok_or(VdsError::BadCertificateReference { reason: "subject has no CN" })?;
+        let certificate_reference = match (cn.get(..4), cn.get(4..)) {
+            (Some(ca), Some(id)) => CertificateReference::new(ca, id)?,
+            _ => return Err(VdsError::BadCertificateReference { reason: "subject CN is not 8 characters" }),
+        };
+        let manifest_ids = p.usage_list.ok_or(VdsError::MissingUsageList)??;
+        Ok(Self {
+            subject: p.subject,
+            issuer: p.issuer,
+            not_before: p.not_before,
+            not_after: p.not_after,
+            serial: p.serial,
+            public_key: p.public_key,
+            certificate_reference,
+            manifest_ids,
+            der,
+        })
+    }
+
+    /// Whether `t` lies in `[not_before, not_after]`.
+    pub fn is_valid_at(&self, t: UnixTime) -> bool {
+        self.not_before <= t && t <= self.not_after
+    }
+}
