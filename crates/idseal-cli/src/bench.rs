@@ -27,6 +27,10 @@ pub(crate) enum Suite {
     Vds,
     /// Both.
     All,
+    /// Internal: the SoftHSM2 issuance figures, run in a child process that has its own
+    /// `SOFTHSM2_CONF` (the parent cannot change its own environment without `unsafe`).
+    #[value(hide = true)]
+    VdsHsm,
 }
 
 #[derive(Args)]
@@ -275,10 +279,15 @@ async fn run_suites(args: &BenchArgs) -> anyhow::Result<()> {
         print_foundation(&v);
         let _ = writeln!(std::io::stdout(), "results written to {}", path.display());
     }
+    if !(args.vds_seconds.is_finite() && args.vds_seconds > 0.0) {
+        anyhow::bail!("--vds-seconds must be a positive number");
+    }
+    if args.suite == Suite::VdsHsm {
+        let v = crate::bench_vds::measure_hsm_child(args.vds_seconds)?;
+        write_result(&args.out_dir, "vds-hsm.json", &v)?;
+        return Ok(());
+    }
     if matches!(args.suite, Suite::Vds | Suite::All) {
-        if !(args.vds_seconds.is_finite() && args.vds_seconds > 0.0) {
-            anyhow::bail!("--vds-seconds must be a positive number");
-        }
         let v = crate::bench_vds::measure(args.vds_seconds)?;
         let path = write_result(&args.out_dir, "vds.json", &v)?;
         let _ = writeln!(std::io::stdout(), "{}", crate::bench_vds::summary(&v));

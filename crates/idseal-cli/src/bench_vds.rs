@@ -148,10 +148,10 @@ pub(crate) fn measure(seconds: f64) -> anyhow::Result<serde_json::Value> {
         Ok(())
     })?;
 
-    // HOOK(SoftHSM2): issuance through the PKCS#11 signer goes here, measured like
-    // `issue_local` (encode_signed + Base45 text) with the SoftHSM2-backed `SealSigner`, next to
-    // a raw PKCS#11 C_Sign loop on the same token; fill `issue_softhsm2_per_s` and
-    // `issue_softhsm2_over_raw_pkcs11_sign` below (null until then).
+    // 5. issuance with a SoftHSM2 key, next to raw PKCS#11 signing on the same token
+    let hsm = measure_hsm(seconds)?;
+    let hsm_issue = hsm.get("issue_softhsm2_per_s").and_then(serde_json::Value::as_f64);
+    let hsm_raw = hsm.get("raw_pkcs11_sign_per_s").and_then(serde_json::Value::as_f64);
 
     let ratio_verify = decode_verify / raw_verify.max(f64::MIN_POSITIVE);
     Ok(serde_json::json!({
@@ -183,8 +183,10 @@ pub(crate) fn measure(seconds: f64) -> anyhow::Result<serde_json::Value> {
             "raw_ecdsa_p256_sign_per_s": raw_sign,
             "issue_local_per_s": issue_local,
             "issue_local_over_raw_sign": issue_local / raw_sign.max(f64::MIN_POSITIVE),
-            "issue_softhsm2_per_s": null,
-            "issue_softhsm2_over_raw_pkcs11_sign": null,
+            "raw_pkcs11_sign_per_s": hsm_raw,
+            "issue_softhsm2_per_s": hsm_issue,
+            "issue_softhsm2_over_raw_pkcs11_sign": hsm_issue.zip(hsm_raw).map(|(i, r)| i / r.max(f64::MIN_POSITIVE)),
+            "softhsm2": hsm,
         },
     }))
 }
@@ -198,7 +200,8 @@ pub(crate) fn summary(v: &serde_json::Value) -> String {
         "vds seal   {} Base45 chars, {} bytes binary (photo {} bytes); single thread, {} s per figure\n\
          verify     raw ECDSA P-256 {:.0}/s; decode+verify {:.0}/s (ratio {:.3}, goal >= 0.90); decode only {:.0}/s;\n\
          \x20          decode+verify with the key as bytes (parsed per seal) {:.0}/s\n\
-         issue      raw ECDSA P-256 sign {:.0}/s; encode_signed+Base45 (local key) {:.0}/s (ratio {:.3})",
+         issue      raw ECDSA P-256 sign {:.0}/s; encode_signed+Base45 (local key) {:.0}/s (ratio {:.3})\n\
+         \x20          SoftHSM2: raw PKCS#11 sign {:.0}/s; issuance {:.0}/s (ratio {:.3})",
         size("text_chars"),
         size("binary_bytes"),
         size("photo_bytes"),
@@ -211,6 +214,9 @@ pub(crate) fn summary(v: &serde_json::Value) -> String {
         n("issue", "raw_ecdsa_p256_sign_per_s"),
         n("issue", "issue_local_per_s"),
         n("issue", "issue_local_over_raw_sign"),
+        n("issue", "raw_pkcs11_sign_per_s"),
+        n("issue", "issue_softhsm2_per_s"),
+        n("issue", "issue_softhsm2_over_raw_pkcs11_sign"),
     )
 }
 
@@ -244,4 +250,69 @@ mod tests {
         assert_eq!(p.len(), PHOTO_LEN);
         idseal_vds::payload::check_webp(&p).unwrap();
     }
+}
+
+/// SoftHSM2's PKCS#11 module as Debian installs it.
+const SOFTHSM2_MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
+const HSM_TOKEN: &str = "idseal-bench";
+const HSM_PIN: &str = "1234";
+
+/// Sets up a throw-away SoftHSM2 token and runs the PKCS#11 figures in a child process with
+/// `SOFTHSM2_CONF` pointing at it. Without SoftHSM2 the result says so and carries no figures.
+fn measure_hsm(seconds: f64) -> anyhow::Result<serde_json::Value> {
+    if !std::path::Path::new(SOFTHSM2_MODULE).exists() {
+        return Ok(serde_json::json!({"skipped": format!("{SOFTHSM2_MODULE} not installed")}));
+    }
+    let dir = tempfile::tempdir()?;
+    let tokens = dir.path().join("tokens");
+    std::fs::create_dir(&tokens)?;
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!("directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n", tokens.display()),
+    )?;
+    let init = std::process::Command::new("softhsm2-util")
+        .env("SOFTHSM2_CONF", &conf)
+        .args(["--init-token", "--free", "--label", HSM_TOKEN, "--so-pin", "5678", "--pin", HSM_PIN])
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    anyhow::ensure!(init.success(), "softhsm2-util --init-token failed: {init}");
+    let out = dir.path().join("out");
+    let status = std::process::Command::new(std::env::current_exe()?)
+        .env("SOFTHSM2_CONF", &conf)
+        .args(["bench", "--suite", "vds-hsm", "--vds-seconds", &seconds.to_string(), "--out-dir"])
+        .arg(&out)
+        .status()?;
+    anyhow::ensure!(status.success(), "SoftHSM2 benchmark child failed: {status}");
+    Ok(serde_json::from_slice(&std::fs::read(out.join("vds-hsm.json"))?)?)
+}
+
+/// In the child: raw PKCS#11 signing (C_Sign of a SHA-256 digest) and issuance through the
+/// PKCS#11 `SealSigner`, both on one key generated on the token.
+pub(crate) fn measure_hsm_child(seconds: f64) -> anyhow::Result<serde_json::Value> {
+    let uri = format!("pkcs11:token={HSM_TOKEN};object=bench-key?module-path={SOFTHSM2_MODULE}&pin-value={HSM_PIN}");
+    let config = idseal_keys::Pkcs11Config::from_uri(&uri)?;
+    let key = idseal_keys::Pkcs11Signer::generate(&config)?;
+    let reference = CertificateReference::new("FR05", "0001")?;
+    let public_key = key.public_key().to_vec();
+    let vds = sample_vds(reference.clone());
+    let signer = idseal_vds::Pkcs11SealSigner::new(key, reference);
+    let sealed = idseal_vds::encode_signed(&vds, &signer)?;
+    idseal_vds::verify(&idseal_vds::decode(&sealed.to_text(Transport::Base45))?, &public_key)?;
+    let message = sealed.signature_message();
+    let raw = idseal_keys::Pkcs11Signer::open(&config)?;
+    let raw_sign = per_second(seconds, || {
+        black_box(raw.sign_p256_sha256(black_box(&message))?);
+        Ok(())
+    })?;
+    let issue = per_second(seconds, || {
+        let seal = idseal_vds::encode_signed(black_box(&vds), &signer)?;
+        black_box(seal.to_text(Transport::Base45));
+        Ok(())
+    })?;
+    Ok(serde_json::json!({
+        "module": SOFTHSM2_MODULE,
+        "raw_pkcs11_sign_per_s": raw_sign,
+        "issue_softhsm2_per_s": issue,
+    }))
 }
