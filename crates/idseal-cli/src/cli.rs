@@ -1,4 +1,4 @@
-//! Command-line interface: `serve`, `config check`, `keys list|rotate`, `bench`.
+//! Command-line interface: `serve`, `config check`, `keys list|rotate`, `bench`, `vds …`.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -64,6 +64,11 @@ enum Command {
     /// Benchmarks next to their raw limits (`--suite foundation|vds|all`); JSON results in
     /// `--out-dir` (default bench-results/).
     Bench(crate::bench::BenchArgs),
+    /// Visible Digital Seals: dev-ca, issue, inspect, verify, render, decode-image.
+    Vds {
+        #[command(subcommand)]
+        command: crate::vds::VdsCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -142,6 +147,7 @@ pub(crate) fn main() -> ExitCode {
             Command::Config { command: ConfigCommand::Check { cfg, json } } => config_check(&cfg, json),
             Command::Keys { command } => keys(command).await,
             Command::Bench(args) => crate::bench::run(args).await,
+            Command::Vds { command } => crate::vds::run(command),
         }
     })
 }

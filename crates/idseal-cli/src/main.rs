@@ -3,6 +3,9 @@
 mod bench;
 mod bench_vds;
 mod cli;
+mod vds;
+mod vds_issue;
+mod vds_show;
 
 use std::process::ExitCode;
 

@@ -17,3 +17,4 @@ mod postgres;
 mod rotate_cli;
 mod signals;
 mod start_failures;
+mod vds_cli;
