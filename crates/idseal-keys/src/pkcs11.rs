@@ -17,12 +17,14 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
+use aws_lc_rs::constant_time::verify_slices_are_equal;
 use aws_lc_rs::digest::{SHA256, digest};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 use zeroize::Zeroizing;
 
@@ -68,6 +70,10 @@ fn percent_decode(s: &str) -> Result<Vec<u8>, KeyError> {
     while let Some(&b) = bytes.get(i) {
         if b == b'%' {
             let hex = bytes.get(i + 1..i + 3).ok_or(KeyError::Pkcs11Uri("truncated percent escape"))?;
+            // two hex digits exactly: `from_str_radix` alone would take a sign (`%+1`)
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return Err(KeyError::Pkcs11Uri("bad percent escape"));
+            }
             let hex = std::str::from_utf8(hex).map_err(|_| KeyError::Pkcs11Uri("bad percent escape"))?;
             out.push(u8::from_str_radix(hex, 16).map_err(|_| KeyError::Pkcs11Uri("bad percent escape"))?);
             i += 3;
@@ -111,20 +117,17 @@ impl Pkcs11Config {
                 _ => return Err(KeyError::Pkcs11Uri("unsupported query attribute")),
             }
         }
+        if object.is_none() && id.is_none() {
+            return Err(KeyError::Pkcs11Uri("neither object nor id names the key"));
+        }
+        let module_path = module.ok_or(KeyError::Pkcs11Uri("module-path is required"))?;
+        let token_label = token.ok_or(KeyError::Pkcs11Uri("token is required"))?;
+        // the PIN last: a malformed URI is reported as such, not as a missing PIN
         let pin = match pin {
             Some(p) => p,
             None => Zeroizing::new(std::env::var(PIN_ENV).map_err(|_| KeyError::Pkcs11PinMissing)?),
         };
-        if object.is_none() && id.is_none() {
-            return Err(KeyError::Pkcs11Uri("neither object nor id names the key"));
-        }
-        Ok(Self {
-            module_path: module.ok_or(KeyError::Pkcs11Uri("module-path is required"))?,
-            token_label: token.ok_or(KeyError::Pkcs11Uri("token is required"))?,
-            key_label: object,
-            key_id: id,
-            pin,
-        })
+        Ok(Self { module_path, token_label, key_label: object, key_id: id, pin })
     }
 
     fn key_template(&self, class: ObjectClass) -> Vec<Attribute> {
@@ -184,9 +187,28 @@ fn open_session(config: &Pkcs11Config) -> Result<Session, KeyError> {
         .find(|s| m.get_token_info(*s).is_ok_and(|i| i.label().trim_end() == config.token_label))
         .ok_or_else(|| KeyError::Pkcs11TokenNotFound { label: config.token_label.clone() })?;
     let session = m.open_rw_session(slot).map_err(ck("C_OpenSession"))?;
+    // Login state is per process and token, not per session: while another session of ours is
+    // logged in, C_Login answers CKR_USER_ALREADY_LOGGED_IN without checking the PIN. So the
+    // PIN of the last successful login is kept per token and a later PIN compared with it.
+    type Logins = HashMap<(PathBuf, Slot), Zeroizing<String>>;
+    static LOGINS: OnceLock<Mutex<Logins>> = OnceLock::new();
+    let mut logins = LOGINS
+        .get_or_init(|| Mutex::new(HashMap::new()))
+        .lock()
+        .map_err(|_| KeyError::Pkcs11 { operation: "login cache", reason: "poisoned lock".into() })?;
+    let token = (config.module_path.clone(), slot);
     let pin = AuthPin::new(config.pin.as_str().into());
     match session.login(UserType::User, Some(&pin)) {
-        Ok(()) | Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => Ok(session),
+        Ok(()) => {
+            logins.insert(token, config.pin.clone());
+            Ok(session)
+        }
+        Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => match logins.get(&token) {
+            Some(p) if verify_slices_are_equal(p.as_bytes(), config.pin.as_bytes()).is_err() => {
+                Err(KeyError::Pkcs11PinIncorrect)
+            }
+            _ => Ok(session),
+        },
         Err(CkError::Pkcs11(RvError::PinIncorrect | RvError::PinInvalid | RvError::PinLenRange, _)) => {
             Err(KeyError::Pkcs11PinIncorrect)
         }

@@ -269,9 +269,38 @@ pub fn dev_ca(common_name: &str, ca_id: &str, now: UnixTime, validity: std::time
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
         .map_err(|_| VdsError::SigningFailed { reason: "key generation failed".into() })?;
     let signer = LocalSigner::from_pkcs8(pkcs8.as_ref(), reference)?;
-    let point = signer.public_key();
+    let certificate_pem = dev_ca_with_signer(common_name, ca_id, &signer.public_key(), &signer, now, validity)?;
+    Ok(DevCa { certificate_pem, key_pem: to_pem("PRIVATE KEY", pkcs8.as_ref()) })
+}
+
+/// Makes a self-signed CA certificate (PEM) for a key held elsewhere, e.g. on a PKCS#11 token
+/// through [`Pkcs11SealSigner`](crate::Pkcs11SealSigner): the same certificate as [`dev_ca`]
+/// (subject `CN=<common_name>, serialNumber=<ca_id>`, CA basic constraints, keyCertSign and
+/// cRLSign) for `public_key` (uncompressed P-256, 65 bytes), signed by `signer`. Pass the
+/// certificate and the signer to [`CertificateAuthority::new`] to issue signing certificates.
+///
+/// Refuses a malformed `ca_id` or `public_key` and a `signer` whose key is not `public_key`
+/// ([`VdsError::SignerKeyMismatch`]).
+pub fn dev_ca_with_signer(
+    common_name: &str,
+    ca_id: &str,
+    public_key: &[u8],
+    signer: &dyn SealSigner,
+    now: UnixTime,
+    validity: std::time::Duration,
+) -> Result<String, VdsError> {
+    CertificateReference::new(ca_id, "0000")?;
+    check_point(public_key)?;
+    if public_key.len() != 65 {
+        return Err(VdsError::BadPublicKey);
+    }
+    let probe = b"idseal CA key check";
+    ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, public_key)
+        .map_err(|_| VdsError::BadPublicKey)?
+        .verify_sig(probe, &signer.sign(probe)?)
+        .map_err(|_| VdsError::SignerKeyMismatch)?;
     let subject = name(&[(&CN, tag::UTF8_STRING, common_name), (&SERIAL_NUMBER, tag::PRINTABLE_STRING, ca_id)]);
-    let ski = key_id(&point);
+    let ski = key_id(public_key);
     let extensions = vec![
         extension(&oid_content(&BASIC_CONSTRAINTS), true, &seq(&[&tlv(tag::BOOLEAN, &[0xFF])])),
         extension(&oid_content(&KEY_USAGE), true, &tlv(tag::BIT_STRING, &[0x01, 0x06])),
@@ -280,13 +309,12 @@ pub fn dev_ca(common_name: &str, ca_id: &str, now: UnixTime, validity: std::time
     let input = TbsInput {
         issuer: &subject,
         subject: &subject,
-        point: &point,
+        point: public_key,
         extensions,
         not_before: now,
         not_after: now.saturating_add(validity),
     };
-    let der = build(&input, &signer)?;
-    Ok(DevCa { certificate_pem: to_pem("CERTIFICATE", &der), key_pem: to_pem("PRIVATE KEY", pkcs8.as_ref()) })
+    Ok(to_pem("CERTIFICATE", &build(&input, signer)?))
 }
 
 /// A CA ready to issue signing certificates: its parsed certificate and a signer for its key

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use idseal_keys::{Pkcs11Config, Pkcs11Signer};
 use idseal_types::UnixTime;
-use idseal_vds::certificate::{parse_usage_list, usage_list_der};
+use idseal_vds::certificate::{dev_ca_with_signer, parse_usage_list, usage_list_der};
 use idseal_vds::{
     CertificateAuthority, CertificateReference, LocalSigner, ManifestId, Pkcs11SealSigner, SigningCertificate,
     VdsError, dev_ca, issue, signing_certificate, verify_with_certificate,
@@ -17,7 +17,7 @@ use crate::{ISSUED, TEST_PKCS8_HEX, hex, identity, public_key};
 
 const YEAR: Duration = Duration::from_secs(365 * 86_400);
 const MODULE: &str = "/usr/lib/softhsm/libsofthsm2.so";
-const TOKENS: [&str; 1] = ["vds-issue"];
+const TOKENS: [&str; 2] = ["vds-issue", "vds-ca"];
 
 fn now() -> UnixTime {
     UnixTime::from_secs(ISSUED)
@@ -162,7 +162,7 @@ fn hsm_suite() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && stdout.contains("1 passed"), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success() && stdout.contains("2 passed"), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// Runs only in the child of [`hsm_suite`].
@@ -187,9 +187,55 @@ mod hsm_inner {
         let cert = SigningCertificate::parse(pem.as_bytes()).unwrap();
         let text = issue(&identity(), &signer, &cert, ManifestId::IDENTITY, now()).unwrap();
         verify_with_certificate(&text, &cert, now()).unwrap();
-        // the HSM key as a CA key too
+        // the same key, reopened by label
         let config2 = Pkcs11Config { key_label: Some("seal".into()), ..config };
         let again = Pkcs11Signer::open(&config2).unwrap();
         assert_eq!(again.public_key().to_vec(), point);
+    }
+
+    #[test]
+    fn ca_key_in_softhsm() {
+        if std::env::var_os("SOFTHSM2_CONF").is_none() {
+            return;
+        }
+        let config =
+            Pkcs11Config::from_uri(&format!("pkcs11:token=vds-ca;object=ca?module-path={MODULE}&pin-value=1234"))
+                .unwrap();
+        let ca_key = Pkcs11SealSigner::new(
+            Pkcs11Signer::generate(&config).unwrap(),
+            CertificateReference::new("IDSH", "0000").unwrap(),
+        );
+        let ca_point = ca_key.public_key().to_vec();
+        let start = now().saturating_sub(Duration::from_secs(10));
+        // a signer whose key is not the certified one is refused
+        assert_eq!(
+            dev_ca_with_signer("idseal HSM CA", "IDSH", &public_key(), &ca_key, start, YEAR * 5),
+            Err(VdsError::SignerKeyMismatch)
+        );
+        let ca_pem = dev_ca_with_signer("idseal HSM CA", "IDSH", &ca_point, &ca_key, start, YEAR * 5).unwrap();
+        let authority = CertificateAuthority::new(ca_pem.as_bytes(), Box::new(ca_key)).unwrap();
+        assert_eq!(authority.ca_id(), "IDSH");
+        // a leaf for the local test key, issued by the HSM CA key
+        let pem = signing_certificate(&authority, "0001", &public_key(), &[ManifestId::IDENTITY], start, YEAR).unwrap();
+        let cert = SigningCertificate::parse(pem.as_bytes()).unwrap();
+        assert_eq!(cert.issuer, "CN=idseal HSM CA, serialNumber=IDSH");
+        assert_eq!(cert.subject, "CN=IDSH0001");
+        let signer = LocalSigner::from_pkcs8(&hex(TEST_PKCS8_HEX), cert.certificate_reference.clone()).unwrap();
+        let text = issue(&identity(), &signer, &cert, ManifestId::IDENTITY, now()).unwrap();
+        verify_with_certificate(&text, &cert, now()).unwrap();
+        // openssl accepts the chain (and the CA's self-signature, made by the token)
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), &ca_pem).unwrap();
+        std::fs::write(dir.path().join("leaf.pem"), &pem).unwrap();
+        for (ca, leaf) in [("ca.pem", "leaf.pem"), ("ca.pem", "ca.pem")] {
+            let out = Command::new("openssl")
+                .args(["verify", "-x509_strict", "-check_ss_sig", "-attime", &ISSUED.to_string(), "-CAfile"])
+                .arg(dir.path().join(ca))
+                .arg(dir.path().join(leaf))
+                .output()
+                .expect("openssl CLI");
+            let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            assert!(out.status.success() && text.contains(": OK"), "{leaf}: {text}");
+        }
     }
 }
