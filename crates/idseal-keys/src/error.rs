@@ -80,6 +80,12 @@ pub enum KeyError {
         /// The key label or hex id.
         name: String,
     },
+    /// Key generation refused: a key with this label or id is already on the token.
+    #[error("a PKCS#11 key {name:?} already exists on the token")]
+    Pkcs11KeyExists {
+        /// The key label or hex id.
+        name: String,
+    },
     /// Another PKCS#11 call failed.
     #[error("PKCS#11 {operation} failed: {reason}")]
     Pkcs11 {

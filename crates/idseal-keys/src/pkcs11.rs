@@ -283,6 +283,12 @@ impl Pkcs11Signer {
     /// set-ups and tests; production keys are made by the HSM's own ceremony.
     pub fn generate(config: &Pkcs11Config) -> Result<Self, KeyError> {
         let session = open_session(config)?;
+        // A second key under the same label or id would make every later open ambiguous.
+        for class in [ObjectClass::PRIVATE_KEY, ObjectClass::PUBLIC_KEY] {
+            if !session.find_objects(&config.key_template(class)).map_err(ck("C_FindObjects"))?.is_empty() {
+                return Err(KeyError::Pkcs11KeyExists { name: config.key_name() });
+            }
+        }
         let mut public =
             vec![Attribute::Token(true), Attribute::Verify(true), Attribute::EcParams(P256_PARAMS.to_vec())];
         let mut private = vec![

@@ -201,6 +201,8 @@ mod hsm_inner {
         assert!(!verifies(&public, message, &flipped), "a changed signature verified");
         assert!(verifies(&public, b"", &key.sign_p256_sha256(b"").unwrap()));
         drop(key);
+        // A second key under the same label is refused, and the first stays usable.
+        assert!(matches!(Pkcs11Signer::generate(&c), Err(KeyError::Pkcs11KeyExists { .. })));
 
         // reopened by label, by id and by both, from a URI: same key, still signs
         for u in [
