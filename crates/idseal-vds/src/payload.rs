@@ -81,9 +81,9 @@ pub fn check_webp(photo: &[u8]) -> Result<(), VdsError> {
     }
 }
 
-fn check_str(spec: &FieldSpec, s: &str) -> Result<(), VdsError> {
+/// The manifest's length rules for a field of `len` characters or bytes.
+fn check_len(spec: &FieldSpec, len: usize) -> Result<(), VdsError> {
     let key = spec.key.as_str();
-    let len = s.chars().count();
     if spec.min_len == spec.max_len && len != spec.min_len {
         return Err(VdsError::WrongSize { key: key.to_owned(), len, expected: spec.min_len });
     }
@@ -93,6 +93,13 @@ fn check_str(spec: &FieldSpec, s: &str) -> Result<(), VdsError> {
     if len < spec.min_len {
         return Err(bad_value(key, "shorter than the manifest minimum"));
     }
+    Ok(())
+}
+
+fn check_str(spec: &FieldSpec, s: &str) -> Result<(), VdsError> {
+    let key = spec.key.as_str();
+    let len = s.chars().count();
+    check_len(spec, len)?;
     match spec.format {
         Some(Format::Name) => {
             if s.chars().any(char::is_control) {
@@ -126,7 +133,6 @@ fn check_str(spec: &FieldSpec, s: &str) -> Result<(), VdsError> {
 }
 
 fn check_bin(spec: &FieldSpec, b: &[u8]) -> Result<(), VdsError> {
-    let key = spec.key.as_str();
     let len = b.len();
     if spec.format == Some(Format::Webp) {
         if len > spec.max_len {
@@ -137,16 +143,7 @@ fn check_bin(spec: &FieldSpec, b: &[u8]) -> Result<(), VdsError> {
         }
         return check_webp(b);
     }
-    if spec.min_len == spec.max_len && len != spec.min_len {
-        return Err(VdsError::WrongSize { key: key.to_owned(), len, expected: spec.min_len });
-    }
-    if len > spec.max_len {
-        return Err(VdsError::FieldTooLong { key: key.to_owned(), len, max: spec.max_len });
-    }
-    if len < spec.min_len {
-        return Err(bad_value(key, "shorter than the manifest minimum"));
-    }
-    Ok(())
+    check_len(spec, len)
 }
 
 fn check_uint(spec: &FieldSpec, v: u64) -> Result<(), VdsError> {
