@@ -154,15 +154,18 @@ fn ck(operation: &'static str) -> impl Fn(CkError) -> KeyError {
     move |e| KeyError::Pkcs11 { operation, reason: e.to_string() }
 }
 
-/// The process-wide, initialised module for `path`.
-fn module(path: &Path) -> Result<Pkcs11, KeyError> {
+/// The process-wide, initialised module for `path`, and its canonical path (so that one
+/// library reached through a symlink or another spelling is one module, with one login state).
+fn module(path: &Path) -> Result<(Pkcs11, PathBuf), KeyError> {
+    let path = &std::fs::canonicalize(path)
+        .map_err(|e| KeyError::Pkcs11Library { path: path.display().to_string(), reason: e.to_string() })?;
     static MODULES: OnceLock<Mutex<HashMap<PathBuf, Pkcs11>>> = OnceLock::new();
     let mut modules = MODULES
         .get_or_init(|| Mutex::new(HashMap::new()))
         .lock()
         .map_err(|_| KeyError::Pkcs11 { operation: "module cache", reason: "poisoned lock".into() })?;
     if let Some(m) = modules.get(path) {
-        return Ok(m.clone());
+        return Ok((m.clone(), path.clone()));
     }
     if !path.exists() {
         return Err(KeyError::Pkcs11Library { path: path.display().to_string(), reason: "no such file".into() });
@@ -173,13 +176,13 @@ fn module(path: &Path) -> Result<Pkcs11, KeyError> {
         Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
         Err(e) => return Err(ck("C_Initialize")(e)),
     }
-    modules.insert(path.to_path_buf(), m.clone());
-    Ok(m)
+    modules.insert(path.clone(), m.clone());
+    Ok((m, path.clone()))
 }
 
 /// Opens a logged-in read-write session on the token labelled `config.token_label`.
 fn open_session(config: &Pkcs11Config) -> Result<Session, KeyError> {
-    let m = module(&config.module_path)?;
+    let (m, module_path) = module(&config.module_path)?;
     let slot = m
         .get_slots_with_token()
         .map_err(ck("C_GetSlotList"))?
@@ -196,7 +199,7 @@ fn open_session(config: &Pkcs11Config) -> Result<Session, KeyError> {
         .get_or_init(|| Mutex::new(HashMap::new()))
         .lock()
         .map_err(|_| KeyError::Pkcs11 { operation: "login cache", reason: "poisoned lock".into() })?;
-    let token = (config.module_path.clone(), slot);
+    let token = (module_path, slot);
     let pin = AuthPin::new(config.pin.as_str().into());
     match session.login(UserType::User, Some(&pin)) {
         Ok(()) => {
@@ -204,10 +207,10 @@ fn open_session(config: &Pkcs11Config) -> Result<Session, KeyError> {
             Ok(session)
         }
         Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => match logins.get(&token) {
-            Some(p) if verify_slices_are_equal(p.as_bytes(), config.pin.as_bytes()).is_err() => {
-                Err(KeyError::Pkcs11PinIncorrect)
-            }
-            _ => Ok(session),
+            Some(p) if verify_slices_are_equal(p.as_bytes(), config.pin.as_bytes()).is_ok() => Ok(session),
+            // A wrong PIN, or a login made outside this module's code whose PIN we cannot
+            // compare: fail closed.
+            _ => Err(KeyError::Pkcs11PinIncorrect),
         },
         Err(CkError::Pkcs11(RvError::PinIncorrect | RvError::PinInvalid | RvError::PinLenRange, _)) => {
             Err(KeyError::Pkcs11PinIncorrect)

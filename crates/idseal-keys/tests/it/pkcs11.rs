@@ -272,6 +272,16 @@ mod hsm_inner {
             Err(e @ KeyError::Pkcs11PinIncorrect) => assert_pin_hidden(&e),
             other => panic!("{other:?}"),
         }
+        // The same library through a symlink is the same module and login state: still checked.
+        let dir = tempfile::tempdir().unwrap();
+        let link = dir.path().join("softhsm-link.so");
+        std::os::unix::fs::symlink(MODULE, &link).unwrap();
+        let via_link =
+            format!("pkcs11:token=keys-relogin;object=seal?module-path={}&pin-value={WRONG_PIN}", link.display());
+        match Pkcs11Signer::from_uri(&via_link) {
+            Err(e @ KeyError::Pkcs11PinIncorrect) => assert_pin_hidden(&e),
+            other => panic!("through a symlink: {other:?}"),
+        }
         let second = Pkcs11Signer::from_uri(&uri("keys-relogin", "seal", Some(PIN))).unwrap();
         assert_eq!(second.public_key(), first.public_key());
         drop(first);
