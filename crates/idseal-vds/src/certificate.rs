@@ -333,6 +333,9 @@ impl<'a> CertificateAuthority<'a> {
         let parsed = crate::certificate_parse::Parsed::from_der(&from_pem_or_der(certificate, "CERTIFICATE")?)?;
         let ca_id = parsed.subject_serial_number.clone().ok_or(bad("CA subject has no serialNumber (CA id)"))?;
         CertificateReference::new(&ca_id, "0000")?;
+        if !parsed.is_ca {
+            return Err(bad("not a CA certificate (basicConstraints cA is not TRUE)"));
+        }
         let probe = b"idseal CA key check";
         let sig = signer.sign(probe)?;
         ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &parsed.public_key)

@@ -29,7 +29,16 @@ pub(crate) struct Parsed {
     pub(crate) not_after: UnixTime,
     pub(crate) public_key: Vec<u8>,
     pub(crate) usage_list: Option<Result<Vec<ManifestId>, VdsError>>,
+    pub(crate) issuer_serial_number: Option<String>,
+    /// basicConstraints says cA = TRUE.
+    pub(crate) is_ca: bool,
+    /// keyUsage content (BIT STRING bytes), when present.
+    pub(crate) key_usage: Option<Vec<u8>>,
 }
+
+/// Extensions this parser understands; any other one marked critical makes the certificate
+/// unusable (RFC 5280 §4.2).
+const KNOWN_EXTENSIONS: [&str; 5] = ["2.5.29.19", "2.5.29.15", "2.5.29.14", "2.5.29.35", "2.5.29.37"];
 
 fn parse_name(der: &[u8]) -> Result<(String, Option<String>, Option<String>), VdsError> {
     let mut r = Reader::new(der).sequence("Name")?;
@@ -69,7 +78,7 @@ impl Parsed {
         let serial = tbs.expect(tag::INTEGER, "serial")?.to_vec();
         let _alg = tbs.sequence("signature algorithm")?;
         let (_, _, issuer_der) = tbs.any()?;
-        let (issuer, _, _) = parse_name(issuer_der)?;
+        let (issuer, _, issuer_serial_number) = parse_name(issuer_der)?;
         let mut validity = tbs.sequence("validity")?;
         let not_before = read_time(&mut validity)?;
         let not_after = read_time(&mut validity)?;
@@ -87,7 +96,7 @@ impl Parsed {
             Some((0, point)) if point.len() == 65 && point.first() == Some(&0x04) => point.to_vec(),
             _ => return Err(VdsError::BadPublicKey),
         };
-        let mut usage_list = None;
+        let (mut usage_list, mut is_ca, mut key_usage) = (None, false, None);
         while let Some(t) = tbs.peek_tag() {
             let (t2, content, _) = tbs.any()?;
             if t == 0xA3 && t2 == 0xA3 {
@@ -95,10 +104,29 @@ impl Parsed {
                 while !exts.is_empty() {
                     let mut ext = exts.sequence("extension")?;
                     let id = ext.expect(tag::OID, "extension id")?;
-                    if ext.peek_tag() == Some(tag::BOOLEAN) {
-                        ext.any()?;
-                    }
+                    let critical = if ext.peek_tag() == Some(tag::BOOLEAN) {
+                        match ext.expect(tag::BOOLEAN, "critical")? {
+                            [0xFF] => true,
+                            // DER encodes the default (FALSE) by omission.
+                            _ => return Err(bad("extension criticality is not DER")),
+                        }
+                    } else {
+                        false
+                    };
                     let value = ext.expect(tag::OCTET_STRING, "extension value")?;
+                    ext.finish("bytes after an extension")?;
+                    let name = oid_to_string(id).ok_or(bad("bad OID"))?;
+                    if critical && id != usage_list_oid_bytes().as_slice() && !KNOWN_EXTENSIONS.contains(&name.as_str())
+                    {
+                        return Err(bad("unknown critical extension"));
+                    }
+                    if name == "2.5.29.19" {
+                        let mut bc = Reader::new(value).sequence("basicConstraints")?;
+                        is_ca = bc.peek_tag() == Some(tag::BOOLEAN) && bc.expect(tag::BOOLEAN, "cA")? == [0xFF];
+                    }
+                    if name == "2.5.29.15" {
+                        key_usage = Some(Reader::new(value).expect(tag::BIT_STRING, "keyUsage")?.to_vec());
+                    }
                     if id == usage_list_oid_bytes().as_slice() {
                         if usage_list.is_some() {
                             return Err(VdsError::BadUsageList { reason: "extension appears twice" });
@@ -108,7 +136,17 @@ impl Parsed {
                 }
             }
         }
+        // The rest of the certificate: its signature algorithm and value, and nothing after.
+        let mut sig_alg = cert.sequence("signatureAlgorithm")?;
+        if oid_to_string(sig_alg.expect(tag::OID, "signature algorithm")?).as_deref() != Some("1.2.840.10045.4.3.2") {
+            return Err(bad("signature algorithm is not ecdsa-with-SHA256"));
+        }
+        cert.expect(tag::BIT_STRING, "signature value")?;
+        cert.finish("bytes after the signature value")?;
         Ok(Self {
+            issuer_serial_number,
+            is_ca,
+            key_usage,
             serial,
             issuer,
             subject,
@@ -158,6 +196,20 @@ impl SigningCertificate {
             (Some(ca), Some(id)) => CertificateReference::new(ca, id)?,
             _ => return Err(VdsError::BadCertificateReference { reason: "subject CN is not 8 characters" }),
         };
+        // The CA id in the reference must be the issuing CA's (its subject serialNumber), so a
+        // CA cannot mint references in another CA's name.
+        if p.issuer_serial_number.as_deref() != Some(certificate_reference.ca_id()) {
+            return Err(VdsError::BadCertificateReference { reason: "CA id differs from the issuer's serialNumber" });
+        }
+        // A seal-signing certificate is an end-entity certificate with digitalSignature.
+        if p.is_ca {
+            return Err(VdsError::BadCertificate { reason: "a CA certificate cannot sign seals" });
+        }
+        if let Some(ku) = &p.key_usage
+            && !ku.get(1).is_some_and(|b| b & 0x80 != 0)
+        {
+            return Err(VdsError::BadCertificate { reason: "keyUsage lacks digitalSignature" });
+        }
         let manifest_ids = p.usage_list.ok_or(VdsError::MissingUsageList)??;
         Ok(Self {
             subject: p.subject,

@@ -96,8 +96,12 @@ fn certificate_without_usage_list_is_refused() {
         SigningCertificate::parse(ca.certificate_pem.as_bytes()),
         Err(VdsError::BadCertificateReference { .. })
     ));
+    // A CA certificate whose CN looks like a reference is still a CA: it cannot sign seals.
     let ca = dev_ca("IDSL0001", "IDSL", now(), YEAR).unwrap();
-    assert_eq!(SigningCertificate::parse(ca.certificate_pem.as_bytes()), Err(VdsError::MissingUsageList));
+    assert_eq!(
+        SigningCertificate::parse(ca.certificate_pem.as_bytes()),
+        Err(VdsError::BadCertificate { reason: "a CA certificate cannot sign seals" })
+    );
 }
 
 #[test]
