@@ -206,7 +206,7 @@ impl SigningCertificate {
             return Err(VdsError::BadCertificate { reason: "a CA certificate cannot sign seals" });
         }
         if let Some(ku) = &p.key_usage
-            && !ku.get(1).is_some_and(|b| b & 0x80 != 0)
+            && ku.get(1).is_none_or(|b| b & 0x80 == 0)
         {
             return Err(VdsError::BadCertificate { reason: "keyUsage lacks digitalSignature" });
         }
