@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use idseal_barcode::{RenderOptions, Symbology};
 use idseal_types::UnixTime;
-use idseal_vds::{DecodedVds, SigningCertificate, decode, verify_with_certificate};
+use idseal_vds::{DecodedVds, SigningCertificate, VdsError, decode, verify_with_certificate};
 use serde_json::{Value, json};
 
 use crate::vds::{
@@ -170,12 +170,15 @@ pub(crate) fn inspect(a: &InspectArgs) -> Result<(), Failure> {
 }
 
 fn check(text: &str, cert: &SigningCertificate, at: UnixTime) -> Result<DecodedVds, Failure> {
-    let vds = verify_with_certificate(text, cert, at).map_err(|e| vds_error("invalid seal", &e))?;
-    if vds.payload.expires_at <= at {
-        return Err(Failure::failed(format!(
-            "invalid seal: expired at {} (Expired)",
-            fmt_time(vds.payload.expires_at)
-        )));
+    match verify_with_certificate(text, cert, at) {
+        Err(VdsError::Expired { expired_at }) => {
+            return Err(Failure::failed(format!(
+                "invalid seal: expired at {} (Expired)",
+                fmt_time(UnixTime::from_secs(expired_at))
+            )));
+        }
+        Err(e) => return Err(vds_error("invalid seal", &e)),
+        Ok(_) => {}
     }
     decode(text).map_err(|e| vds_error("invalid seal", &e))
 }

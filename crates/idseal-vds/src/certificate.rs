@@ -147,8 +147,19 @@ pub(crate) fn parse_time(r: &mut Reader<'_>) -> Result<UnixTime, VdsError> {
         num(rest + 6, rest + 8)?,
         num(rest + 8, rest + 10)?,
     );
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 59 {
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = match mo {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if !(1..=12).contains(&mo) || !(1..=month_days).contains(&d) || h > 23 || mi > 59 || s > 59 {
         return Err(bad("bad time"));
+    }
+    // RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
+    if t == tag::GENERALIZED_TIME && y < 2050 {
+        return Err(bad("GeneralizedTime before 2050"));
     }
     Ok(UnixTime::from_secs(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s))
 }
@@ -397,4 +408,26 @@ pub(crate) use der::oid_to_string;
 /// The encoded UsageList OID (content bytes), for the parser.
 pub(crate) fn usage_list_oid_bytes() -> Vec<u8> {
     usage_list_oid()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn time(t: u8, text: &str) -> Result<UnixTime, VdsError> {
+        let der = tlv(t, text.as_bytes());
+        parse_time(&mut Reader::new(&der))
+    }
+
+    #[test]
+    fn times_are_real_dates_in_the_right_form() {
+        assert_eq!(time(tag::UTC_TIME, "700101000000Z").unwrap().as_secs(), 0);
+        assert_eq!(time(tag::UTC_TIME, "240229000000Z").unwrap().as_secs(), 1_709_164_800);
+        for bad in ["250229000000Z", "260231000000Z", "260431000000Z", "261301000000Z", "260100000000Z", "2601010000Z"]
+        {
+            assert!(time(tag::UTC_TIME, bad).is_err(), "{bad}");
+        }
+        assert!(time(tag::GENERALIZED_TIME, "20300101000000Z").is_err(), "GeneralizedTime before 2050");
+        assert!(time(tag::GENERALIZED_TIME, "20500101000000Z").is_ok());
+    }
 }

@@ -82,6 +82,10 @@ impl Parsed {
         let mut validity = tbs.sequence("validity")?;
         let not_before = read_time(&mut validity)?;
         let not_after = read_time(&mut validity)?;
+        validity.finish("bytes after the validity")?;
+        if not_before > not_after {
+            return Err(bad("notBefore is after notAfter"));
+        }
         let (_, _, subject_der) = tbs.any()?;
         let (subject, subject_cn, subject_serial_number) = parse_name(subject_der)?;
         let mut spki = tbs.sequence("SubjectPublicKeyInfo")?;

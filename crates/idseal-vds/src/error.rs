@@ -286,6 +286,12 @@ pub enum VdsError {
         /// The time checked.
         at: i64,
     },
+    /// The seal's own expiry (`exp`) is not after the time checked (Unix seconds).
+    #[error("the seal expired at {expired_at}")]
+    Expired {
+        /// The seal's `exp`.
+        expired_at: i64,
+    },
     /// The seal or signer names another certificate.
     #[error("the certificate reference does not match the certificate")]
     CertificateMismatch,

@@ -80,8 +80,8 @@ pub fn issue(
 /// the certificate's (`CertificateMismatch`), the signature verifies with its key, the UsageList
 /// holds the header's manifest id (`ManifestNotAllowed`), and the certificate was valid at the
 /// seal's issue time (`CertificateNotValid`). `now` bounds the issue time: a seal claiming to be
-/// issued in the future is `CertificateNotValid` too. Trust in the certificate itself (chain,
-/// revocation) is not checked here.
+/// issued in the future is `CertificateNotValid` too, and a seal whose own expiry is not after
+/// `now` is `Expired`. Trust in the certificate itself (chain, revocation) is not checked here.
 pub fn verify_with_certificate(text: &str, cert: &SigningCertificate, now: UnixTime) -> Result<Vds, VdsError> {
     let decoded = decode(text)?;
     let header = decoded.header();
@@ -93,5 +93,9 @@ pub fn verify_with_certificate(text: &str, cert: &SigningCertificate, now: UnixT
     if header.issued_at > now {
         return Err(VdsError::CertificateNotValid { at: header.issued_at.as_secs() });
     }
-    Ok(decoded.vds().clone())
+    let vds = decoded.vds();
+    if vds.payload.expires_at <= now {
+        return Err(VdsError::Expired { expired_at: vds.payload.expires_at.as_secs() });
+    }
+    Ok(vds.clone())
 }

@@ -50,8 +50,15 @@ fn issue_and_verify_with_local_key() {
     let text = issue(&identity(), &local(), &cert, ManifestId::IDENTITY, now()).unwrap();
     let vds = verify_with_certificate(&text, &cert, now()).unwrap();
     assert_eq!(vds.payload, identity());
-    // the certificate expired before "now" but was valid at the issue time: still valid
-    assert!(verify_with_certificate(&text, &cert, now().saturating_add(YEAR * 3)).is_ok());
+    // the certificate (1 year) expired before "now" but was valid at the issue time: still valid
+    let after_cert = now().saturating_add(YEAR + YEAR / 2);
+    assert!(verify_with_certificate(&text, &cert, after_cert).is_ok());
+    // the seal's own expiry (2 years) is checked
+    let after_exp = now().saturating_add(YEAR * 2);
+    assert_eq!(
+        verify_with_certificate(&text, &cert, after_exp),
+        Err(VdsError::Expired { expired_at: identity().expires_at.as_secs() })
+    );
 }
 
 #[test]
