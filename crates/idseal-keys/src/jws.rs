@@ -34,6 +34,10 @@ pub fn verify_compact<'k>(
         B64.decode(h).ok().and_then(|b| serde_json::from_slice(&b).ok()).ok_or(KeyError::MalformedJws)?;
     let payload = B64.decode(p).map_err(|_| KeyError::MalformedJws)?;
     let sig = B64.decode(s).map_err(|_| KeyError::MalformedJws)?;
+    // RFC 7515 §4.1.11: we understand no extension, so any `crit` makes the token unusable.
+    if header.contains_key("crit") {
+        return Err(KeyError::MalformedJws);
+    }
     let kid = header.get("kid").and_then(Value::as_str).ok_or(KeyError::InvalidSignature)?;
     let alg = header.get("alg").and_then(Value::as_str).ok_or(KeyError::InvalidSignature)?;
     let key = keys.into_iter().find(|k| k.kid() == kid && k.alg().as_str() == alg).ok_or(KeyError::InvalidSignature)?;
@@ -78,6 +82,10 @@ mod tests {
         for junk in ["", ".", "..", "a.b.c.d", "!!.!!.!!", "e30.e30"] {
             assert!(verify_compact(junk, [&vk]).is_err(), "{junk}");
         }
+        let mut crit = Map::new();
+        crit.insert("crit".into(), serde_json::json!(["exp"]));
+        let t = sign_compact(&k, &crit, b"{}").unwrap();
+        assert!(matches!(verify_compact(&t, [&vk]), Err(KeyError::MalformedJws)), "crit must be refused");
         let other = SigningKey::generate(Algorithm::EdDsa, "a").unwrap();
         let t = sign_compact(&other, &Map::new(), b"{}").unwrap();
         assert!(verify_compact(&t, [&vk]).is_err());
