@@ -1,4 +1,5 @@
-//! Command-line interface: `serve`, `config check`, `keys list|rotate`, `bench`, `vds …`.
+//! Command-line interface: `serve`, `config check`, `keys list|rotate`, `log verify`, `bench`,
+//! `vds …`.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -20,7 +21,7 @@ struct Cli {
 }
 
 #[derive(Args, Clone, Default)]
-struct ConfigArgs {
+pub(crate) struct ConfigArgs {
     /// TOML configuration file (also `IDSEAL_CONFIG`).
     #[arg(long, env = "IDSEAL_CONFIG")]
     config: Option<PathBuf>,
@@ -60,6 +61,11 @@ enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+    /// The tamper-evident audit log: `verify`.
+    Log {
+        #[command(subcommand)]
+        command: crate::log::LogCommand,
     },
     /// Benchmarks next to their raw limits (`--suite foundation|vds|all`); JSON results in
     /// `--out-dir` (default bench-results/).
@@ -110,7 +116,7 @@ enum KeysCommand {
 }
 
 impl ConfigArgs {
-    fn settings(&self) -> Result<Settings, idseal_server::config::ConfigError> {
+    pub(crate) fn settings(&self) -> Result<Settings, idseal_server::config::ConfigError> {
         let overrides = Overrides {
             bind: self.bind.clone(),
             data_dir: self.data_dir.clone(),
@@ -146,6 +152,7 @@ pub(crate) fn main() -> ExitCode {
             Command::Serve(cfg) => serve(cfg).await,
             Command::Config { command: ConfigCommand::Check { cfg, json } } => config_check(&cfg, json),
             Command::Keys { command } => keys(command).await,
+            Command::Log { command } => crate::log::run(command).await,
             Command::Bench(args) => crate::bench::run(args).await,
             Command::Vds { command } => crate::vds::run(command),
         }

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_vds;
 mod cli;
+mod log;
 mod vds;
 mod vds_issue;
 mod vds_show;

@@ -102,6 +102,15 @@ impl SigningKey {
         Ok(Self { kid: kid.into(), alg, inner })
     }
 
+    /// A deterministic Ed25519 (`EdDsa`) key from a 32-byte seed (RFC 8032 private key), for
+    /// keys that must stay the same across restarts and rotations, such as the audit log's
+    /// checkpoint key derived from the master key.
+    pub fn ed25519_from_seed(kid: impl Into<String>, seed: &[u8; 32]) -> Result<Self, KeyError> {
+        let kid = kid.into();
+        let k = Ed25519KeyPair::from_seed_unchecked(seed).map_err(|_| KeyError::MalformedKey { kid: kid.clone() })?;
+        Ok(Self { kid, alg: Algorithm::EdDsa, inner: Inner::Ed(k) })
+    }
+
     /// Load a key from its PKCS#8 DER encoding.
     pub fn from_pkcs8(alg: Algorithm, kid: impl Into<String>, der: &[u8]) -> Result<Self, KeyError> {
         let kid = kid.into();

@@ -83,6 +83,21 @@ impl Default for KeysConfig {
     }
 }
 
+/// Audit-log settings.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlogConfig {
+    /// Seconds between signed checkpoints of the audit log (a checkpoint is signed only when
+    /// the log has grown since the last one).
+    pub checkpoint_secs: u64,
+}
+
+impl Default for TlogConfig {
+    fn default() -> Self {
+        Self { checkpoint_secs: 10 }
+    }
+}
+
 /// One rate-limit policy as configured.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -175,6 +190,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Signing keys.
     pub keys: KeysConfig,
+    /// The tamper-evident audit log.
+    pub tlog: TlogConfig,
     /// Rate-limit policies by name.
     pub rate_limits: BTreeMap<String, PolicyConfig>,
 }
@@ -194,6 +211,7 @@ impl Default for Config {
             client_ip_header: None,
             database: DatabaseConfig::default(),
             keys: KeysConfig::default(),
+            tlog: TlogConfig::default(),
             rate_limits: default_rate_limits(),
         }
     }
@@ -312,6 +330,9 @@ impl Config {
         }
         if !(1..=86400).contains(&self.keys.refresh_secs) {
             return Err(invalid("keys.refresh_secs", "must be between 1 and 86400"));
+        }
+        if !(1..=86400).contains(&self.tlog.checkpoint_secs) {
+            return Err(invalid("tlog.checkpoint_secs", "must be between 1 and 86400"));
         }
         let mut policies = BTreeMap::new();
         for (name, p) in &self.rate_limits {

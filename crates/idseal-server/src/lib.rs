@@ -2,7 +2,7 @@
 //!
 //! It wires the protocol cores to axum: configuration, routes, errors to responses, request
 //! ids, security headers, body limits, rate limits, metrics, health, the OpenAPI document and
-//! background tasks (key refresh and deactivation, counter purge). It holds no protocol logic.
+//! background tasks (key refresh and deactivation, audit-log checkpoints, counter purge). It holds no protocol logic.
 
 pub mod audit;
 pub mod config;
@@ -12,6 +12,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod routes;
 pub mod state;
+pub mod tlog;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -120,18 +121,25 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Periodic work: reload and deactivate keys, purge expired counters.
+/// Periodic work: reload and deactivate keys, sign audit-log checkpoints, purge expired
+/// counters.
 fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let refresh = Duration::from_secs(state.settings.config.keys.refresh_secs);
         let mut keys = tokio::time::interval(refresh);
         let mut purge = tokio::time::interval(Duration::from_secs(300));
+        let mut checkpoint = tokio::time::interval(Duration::from_secs(state.settings.config.tlog.checkpoint_secs));
         keys.tick().await;
         loop {
             tokio::select! {
                 _ = keys.tick() => {
                     if let Err(e) = state.refresh_keys().await {
                         tracing::error!(error = %e, "key refresh failed");
+                    }
+                }
+                _ = checkpoint.tick() => {
+                    if let Err(e) = tlog::sign_checkpoint(&state).await {
+                        tracing::error!(error = %e, "audit-log checkpoint failed");
                     }
                 }
                 _ = purge.tick() => {

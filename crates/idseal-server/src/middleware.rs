@@ -63,7 +63,7 @@ pub async fn timeout(State(st): State<AppState>, req: Request, next: Next) -> Re
 /// Count and time every request by its route.
 pub async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().as_str().to_owned();
+    let method = method_label(req.method()).to_owned();
     let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_owned(), |m| m.as_str().to_owned());
     let res = next.run(req).await;
     let status = res.status().as_u16();
@@ -72,19 +72,40 @@ pub async fn observe(State(st): State<AppState>, req: Request, next: Next) -> Re
     res
 }
 
-/// The client's IP: the TCP peer, or the first address of the configured proxy header.
+/// The client's IP: the TCP peer, or, when `client_ip_header` is configured, the right-most
+/// address of that header: the one our own reverse proxy appended. Addresses to its left were
+/// sent by the client and are never trusted (a client could otherwise pick a fresh rate-limit
+/// bucket, or someone else's address, for every request).
 pub fn client_ip(st: &AppState, headers: &HeaderMap, peer: Option<SocketAddr>) -> Option<IpAddr> {
     if let Some(name) = &st.settings.config.client_ip_header {
         let from_header = headers
-            .get(name.as_str())
+            .get_all(name.as_str())
+            .iter()
+            .next_back()
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+            .and_then(|v| v.rsplit(',').next())
             .and_then(|v| v.trim().parse().ok());
         if from_header.is_some() {
             return from_header;
         }
     }
     peer.map(|p| p.ip())
+}
+
+/// The method as a metrics label: the standard ones by name, anything else as `other`, so that
+/// invented extension methods cannot create unbounded series.
+fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => "other",
+    }
 }
 
 fn route_matches(pattern: &str, path: &str) -> bool {
@@ -131,5 +152,13 @@ mod tests {
         assert!(route_matches("/health", "/health"));
         assert!(!route_matches("/health", "/healthz"));
         assert!(!route_matches("/admin/*", "/administrator"));
+    }
+
+    #[test]
+    fn extension_methods_share_one_label() {
+        use axum::http::Method;
+        assert_eq!(super::method_label(&Method::GET), "GET");
+        assert_eq!(super::method_label(&Method::from_bytes(b"FOO1").unwrap()), "other");
+        assert_eq!(super::method_label(&Method::from_bytes(b"FOO2").unwrap()), "other");
     }
 }

@@ -40,6 +40,9 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+    /// The audit log cannot be set up (checkpoint key or pseudonymisation key).
+    #[error("audit log: {0}")]
+    AuditLog(String),
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -80,6 +83,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Metrics.
     pub metrics: Metrics,
+    /// The audit log's checkpoint signer (derived from the master key).
+    pub log_signer: Arc<idseal_tlog::Ed25519NoteSigner>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -113,6 +118,10 @@ impl AppState {
         .await?;
         store.migrate().await?;
         let (master, created_file) = load_master_key(&settings.master_key_file)?;
+        let store = store.with_audit_pseudonym_key(master.derive(crate::tlog::PSEUDONYM_KEY_PURPOSE).as_ref())?;
+        let log_signer = crate::tlog::checkpoint_signer(&master, &settings.issuer)
+            .map_err(|e| StartError::AuditLog(format!("checkpoint key: {e}")))?;
+        tracing::info!(verifier_key = %log_signer.verifier().vkey(), "audit log checkpoints are signed by this verifier key");
         let now = clock.now();
         let bootstrap = KeyRing::bootstrap(&store, &master, &settings.algorithms, now).await;
         let (ring, generated_kids) = match bootstrap {
@@ -136,10 +145,16 @@ impl AppState {
             keys: Arc::new(RwLock::new(Arc::new(ring))),
             clock,
             metrics: Metrics::default(),
+            log_signer: Arc::new(log_signer),
         };
         state.update_key_gauge();
         let bootstrap_token = state.issue_bootstrap_token().await?;
         Ok((state, FirstStart { generated_kids, bootstrap_token }))
+    }
+
+    /// The verifier key of the audit log's checkpoints (C2SP signed-note form), for auditors.
+    pub fn log_verifier_key(&self) -> String {
+        self.log_signer.verifier().vkey()
     }
 
     /// The current key ring.
@@ -196,6 +211,15 @@ fn ensure_dir(dir: &Path) -> Result<(), StartError> {
     let err = |source| StartError::DataDir { path: dir.display().to_string(), source };
     std::fs::create_dir_all(dir).map_err(err)?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(err)
+}
+
+/// The existing master key, from `IDSEAL_MASTER_KEY` or else `file`; never creates one (for
+/// offline tools such as `idseal log verify`).
+pub fn read_master_key(file: &Path) -> Result<MasterKey, StartError> {
+    if std::env::var_os("IDSEAL_MASTER_KEY").is_none() && !file.exists() {
+        return Err(StartError::MasterKey(format!("{} does not exist", file.display())));
+    }
+    load_master_key(file).map(|(k, _)| k)
 }
 
 /// The master key from `IDSEAL_MASTER_KEY`, else from `file`, else a new one written to

@@ -1,8 +1,10 @@
-//! The audit sink: append-only rows (the database refuses UPDATE and DELETE by trigger).
+//! The audit sink: append-only rows (the database refuses UPDATE and DELETE by trigger), each
+//! also appended to the tamper-evident log as its `idseal_tlog::entry` encoding.
 
 use idseal_types::{AuditEvent, AuditSink, UnixTime};
 
-use crate::{Store, StoreError, with_pool};
+use crate::tlog::{AuditInsert, NewEntry};
+use crate::{Store, StoreError, hex, with_pool};
 
 /// An audit entry as stored.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,23 +32,18 @@ type Row = (i64, String, i64, String, Option<String>, Option<String>, Option<Str
 impl AuditSink for Store {
     type Error = StoreError;
 
+    /// Write the audit row and append its log entry in one transaction: the entry is durable
+    /// when this returns.
     async fn record(&self, e: &AuditEvent) -> Result<(), StoreError> {
         let details = serde_json::to_string(&e.details).map_err(|err| StoreError::Corrupt(err.to_string()))?;
-        with_pool!(self, |pool| sqlx::query(
-            "INSERT INTO audit_events (kind, at, actor, subject, ip, user_agent, details) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        )
-        .bind(e.kind.as_str())
-        .bind(e.at.as_secs())
-        .bind(&e.actor)
-        .bind(e.subject.as_deref())
-        .bind(e.ip.map(|ip| ip.to_string()))
-        .bind(e.user_agent.as_deref())
-        .bind(details)
-        .execute(pool)
-        .await
-        .map(|_| ())?);
-        Ok(())
+        let key = self.pseudonym.as_deref().ok_or(StoreError::NoPseudonymKey)?;
+        let entry = NewEntry {
+            data: idseal_tlog::entry::encode(e, key)?,
+            kind: Some(e.kind.as_str().to_owned()),
+            at: Some(e.at.as_secs()),
+            subject_pseudonym: e.subject.as_deref().map(|s| hex(&key.subject_pseudonym(s))),
+        };
+        self.append_batch(Some(AuditInsert { event: e, details }), &[entry]).await.map(|_| ())
     }
 }
 

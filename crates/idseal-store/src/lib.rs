@@ -16,9 +16,13 @@ mod ratelimit;
 pub mod testing;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_tlog;
+mod tlog;
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -26,6 +30,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use audit::AuditRow;
+pub use tlog::{HashSnapshot, NewEntry, StoredCheckpoint, StoredEntry};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +59,20 @@ pub enum StoreError {
     /// A stored row does not make sense (altered by hand or corrupt).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A log operation was refused by the log core (out of range, bad sizes, bad entry).
+    #[error("audit log: {0}")]
+    Tlog(#[from] idseal_tlog::TlogError),
+    /// A checkpoint for this size with a different root (a fork), or a root that is not the
+    /// log's, was refused.
+    #[error("audit log: refused a checkpoint of size {size} whose root differs from the log's")]
+    Fork {
+        /// The checkpoint size.
+        size: u64,
+    },
+    /// Audit events cannot be recorded before the pseudonymisation key is set
+    /// ([`Store::with_audit_pseudonym_key`]).
+    #[error("audit log: no pseudonymisation key configured")]
+    NoPseudonymKey,
 }
 
 #[derive(Clone, Debug)]
@@ -103,6 +122,7 @@ impl Default for ConnectOptions {
 pub struct Store {
     backend: Backend,
     sqlite_path: Option<PathBuf>,
+    pseudonym: Option<Arc<idseal_tlog::entry::PseudonymKey>>,
 }
 
 impl Store {
@@ -124,7 +144,7 @@ impl Store {
                 .connect_with(o)
                 .await
                 .map_err(StoreError::Connect)?;
-            Ok(Self { backend: Backend::Sqlite(pool), sqlite_path: Some(path) })
+            Ok(Self { backend: Backend::Sqlite(pool), sqlite_path: Some(path), pseudonym: None })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let o = PgConnectOptions::from_str(url).map_err(|_| StoreError::BadUrl)?;
             let pool = PgPoolOptions::new()
@@ -133,10 +153,23 @@ impl Store {
                 .connect_with(o)
                 .await
                 .map_err(StoreError::Connect)?;
-            Ok(Self { backend: Backend::Postgres(pool), sqlite_path: None })
+            Ok(Self { backend: Backend::Postgres(pool), sqlite_path: None, pseudonym: None })
         } else {
             Err(StoreError::BadUrl)
         }
+    }
+
+    /// Set the key under which audit entries pseudonymise subjects and IP addresses
+    /// (docs/audit-log.md); at least 32 secret bytes. Audit events cannot be recorded without it.
+    pub fn with_audit_pseudonym_key(mut self, secret: &[u8]) -> Result<Self, StoreError> {
+        self.pseudonym = Some(Arc::new(idseal_tlog::entry::PseudonymKey::new(secret)?));
+        Ok(self)
+    }
+
+    /// The pseudonym (hex) that entries about `subject` carry, for finding a person's entries.
+    pub fn audit_subject_pseudonym(&self, subject: &str) -> Result<String, StoreError> {
+        let key = self.pseudonym.as_deref().ok_or(StoreError::NoPseudonymKey)?;
+        Ok(hex(&key.subject_pseudonym(subject)))
     }
 
     /// Which backend this is.
@@ -195,4 +228,8 @@ async fn lock_file(db: &std::path::Path) -> Result<std::fs::File, StoreError> {
 
 pub(crate) fn boxed(e: impl std::error::Error + Send + Sync + 'static) -> Box<dyn std::error::Error + Send + Sync> {
     Box::new(e)
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -79,3 +79,37 @@ impl WriteLock {
         Ok(())
     }
 }
+
+/// Tamper with the audit log like an attacker with database access: lift the append-only
+/// trigger of `tlog_entries` and change the bytes of entry `idx` (its stored leaf hash stays).
+/// For tests of `idseal log verify`.
+pub async fn tamper_tlog_entry(url: &str, idx: u64) -> Result<(), StoreError> {
+    let idx = i64::try_from(idx).map_err(|_| StoreError::Corrupt("index too large".into()))?;
+    if url.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(url).await.map_err(StoreError::Connect)?;
+        sqlx::query("DROP TRIGGER tlog_entries_no_update").execute(&mut c).await?;
+        let n = sqlx::query("UPDATE tlog_entries SET data = data || X'00' WHERE idx = $1")
+            .bind(idx)
+            .execute(&mut c)
+            .await?
+            .rows_affected();
+        c.close().await?;
+        if n != 1 {
+            return Err(StoreError::Corrupt(format!("no entry {idx}")));
+        }
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.map_err(StoreError::Connect)?;
+        sqlx::query("ALTER TABLE tlog_entries DISABLE TRIGGER tlog_entries_no_update_delete").execute(&mut c).await?;
+        let n = sqlx::query("UPDATE tlog_entries SET data = data || '\\x00'::bytea WHERE idx = $1")
+            .bind(idx)
+            .execute(&mut c)
+            .await?
+            .rows_affected();
+        sqlx::query("ALTER TABLE tlog_entries ENABLE TRIGGER tlog_entries_no_update_delete").execute(&mut c).await?;
+        c.close().await?;
+        if n != 1 {
+            return Err(StoreError::Corrupt(format!("no entry {idx}")));
+        }
+    }
+    Ok(())
+}

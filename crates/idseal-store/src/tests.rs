@@ -16,19 +16,19 @@ use crate::testing::{create_postgres_database, drop_postgres_database};
 use crate::{ConnectOptions, Store, with_pool};
 
 #[derive(Clone, Copy)]
-enum Kind {
+pub(crate) enum Kind {
     Sqlite,
     Postgres,
 }
 
-struct TestDb {
-    url: String,
+pub(crate) struct TestDb {
+    pub(crate) url: String,
     _dir: Option<tempfile::TempDir>,
     pg: Option<(String, String)>,
 }
 
 impl TestDb {
-    async fn new(kind: Kind) -> Option<Self> {
+    pub(crate) async fn new(kind: Kind) -> Option<Self> {
         match kind {
             Kind::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
@@ -47,13 +47,17 @@ impl TestDb {
         }
     }
 
-    async fn store(&self) -> Store {
-        let s = Store::connect(&self.url, &ConnectOptions::default()).await.unwrap();
+    pub(crate) async fn store(&self) -> Store {
+        let s = Store::connect(&self.url, &ConnectOptions::default())
+            .await
+            .unwrap()
+            .with_audit_pseudonym_key(&[7; 32])
+            .unwrap();
         s.migrate().await.unwrap();
         s
     }
 
-    async fn done(self) {
+    pub(crate) async fn done(self) {
         if let Some((admin, name)) = &self.pg {
             drop_postgres_database(admin, name).await.unwrap();
         }
@@ -82,6 +86,7 @@ macro_rules! both_backends {
         }
     };
 }
+pub(crate) use both_backends;
 
 both_backends!(
     migrations_are_idempotent_and_concurrent,
@@ -279,7 +284,7 @@ where
     out
 }
 
-async fn join_all<Fut: Future>(futs: Vec<Fut>) -> Vec<Fut::Output> {
+pub(crate) async fn join_all<Fut: Future>(futs: Vec<Fut>) -> Vec<Fut::Output> {
     let mut set = Vec::new();
     for f in futs {
         set.push(Box::pin(f));

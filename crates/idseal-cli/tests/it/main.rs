@@ -13,6 +13,7 @@ mod harness;
 mod config_check;
 mod crash;
 mod first_start;
+mod log_cli;
 mod postgres;
 mod rotate_cli;
 mod signals;

@@ -92,6 +92,8 @@ fn bad_values_name_their_keys() {
     assert_invalid("grace 0", with(|c| c.keys.grace_hours = 0), "keys.grace_hours");
     assert_invalid("grace 2161", with(|c| c.keys.grace_hours = 2161), "keys.grace_hours");
     assert_invalid("refresh 0", with(|c| c.keys.refresh_secs = 0), "keys.refresh_secs");
+    assert_invalid("checkpoint 0", with(|c| c.tlog.checkpoint_secs = 0), "tlog.checkpoint_secs");
+    assert_invalid("checkpoint 1d+1", with(|c| c.tlog.checkpoint_secs = 86401), "tlog.checkpoint_secs");
     assert_invalid("mysql", with(|c| c.database_url = Some("mysql://x/y".into())), "database_url");
     assert_invalid("tiny body", with(|c| c.max_body_bytes = 10), "max_body_bytes");
     assert_invalid("timeout 0", with(|c| c.request_timeout_secs = 0), "request_timeout_secs");

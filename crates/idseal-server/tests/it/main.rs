@@ -44,3 +44,4 @@ mod openapi;
 mod plumbing;
 mod ratelimit;
 mod support;
+mod tlog;

@@ -5,7 +5,12 @@ use axum::http::StatusCode;
 
 use crate::support::{CLIENT, Server, TestDb, admin_policy, get};
 
-both_backends!(admin_burst_lockout_and_recovery, failed_logins_count_too, exact_under_concurrency);
+both_backends!(
+    admin_burst_lockout_and_recovery,
+    failed_logins_count_too,
+    exact_under_concurrency,
+    proxy_header_trusts_only_the_right_most_address
+);
 
 async fn server(db: &TestDb, burst: &str, lockout: &[&str]) -> Server {
     db.server(|c| {
@@ -98,4 +103,27 @@ async fn exact_under_concurrency(db: &TestDb) {
     // Another IP still has its full budget.
     let r = get("/admin/keys").bearer(&token).from("2001:db8::1").send(&s.app).await;
     assert_eq!(r.status, StatusCode::OK);
+}
+
+/// Behind a proxy the client's address is the right-most one of the header (appended by the
+/// proxy); addresses the client put to its left cannot buy fresh buckets.
+async fn proxy_header_trusts_only_the_right_most_address(db: &TestDb) {
+    let s = db
+        .server(|c| {
+            c.keys.algorithms = vec!["EdDSA".into()];
+            c.client_ip_header = Some("x-forwarded-for".into());
+            c.rate_limits.insert("admin".into(), admin_policy("3/1m", &[]));
+        })
+        .await;
+    let token = s.token().to_owned();
+    for i in 0..3 {
+        let spoof = format!("10.0.0.{i}, 203.0.113.7");
+        let r = get("/admin/keys").bearer(&token).header("x-forwarded-for", &spoof).send(&s.app).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    }
+    let r = get("/admin/keys").bearer(&token).header("x-forwarded-for", "10.9.9.9, 203.0.113.7").send(&s.app).await;
+    r.assert_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    // Another real client (another right-most address) has its own bucket.
+    let r = get("/admin/keys").bearer(&token).header("x-forwarded-for", "203.0.113.7, 198.51.100.9").send(&s.app).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
 }
