@@ -192,7 +192,9 @@ fn config_check(cfg: &ConfigArgs, json: bool) -> ExitCode {
         return ExitCode::from(2);
     }
     if json {
-        out!("{}", serde_json::to_string_pretty(&s.config).unwrap_or_default());
+        let mut shown = s.config.clone();
+        shown.database_url = shown.database_url.as_deref().map(redact_url);
+        out!("{}", serde_json::to_string_pretty(&shown).unwrap_or_default());
     } else {
         out!("configuration OK");
         out!("  bind         {}", s.bind);
@@ -212,15 +214,31 @@ fn config_check(cfg: &ConfigArgs, json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// A database URL without its password.
+/// A database URL without its password (in the authority or as a `password=` parameter).
 fn redact_url(url: &str) -> String {
+    let url = &match url.split_once('?') {
+        Some((base, query)) => {
+            let q: Vec<String> = query
+                .split('&')
+                .map(|kv| {
+                    if kv.to_ascii_lowercase().starts_with("password=") {
+                        "password=<redacted>".into()
+                    } else {
+                        kv.into()
+                    }
+                })
+                .collect();
+            format!("{base}?{}", q.join("&"))
+        }
+        None => url.to_owned(),
+    };
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = url.get(s + 3..at).unwrap_or_default();
             let user = creds.split(':').next().unwrap_or_default();
             format!("{}{}:<redacted>{}", url.get(..s + 3).unwrap_or_default(), user, url.get(at..).unwrap_or_default())
         }
-        _ => url.to_owned(),
+        _ => url.clone(),
     }
 }
 
@@ -408,5 +426,6 @@ mod tests {
     fn database_passwords_are_redacted() {
         assert_eq!(redact_url("postgres://u:secret@h/db"), "postgres://u:<redacted>@h/db");
         assert_eq!(redact_url("sqlite:./x.db"), "sqlite:./x.db");
+        assert_eq!(redact_url("postgres://h/db?user=u&password=pw"), "postgres://h/db?user=u&password=<redacted>");
     }
 }

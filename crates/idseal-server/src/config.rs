@@ -238,7 +238,8 @@ pub struct Overrides {
 }
 
 /// Environment variables with the `IDSEAL_` prefix that are not configuration keys.
-const NOT_CONFIG: &[&str] = &["master_key", "test_database_url", "config", "interop_python", "update_openapi"];
+const NOT_CONFIG: &[&str] =
+    &["master_key", "test_database_url", "config", "interop_python", "update_openapi", "pkcs11_pin"];
 
 /// A validated configuration with its derived values.
 #[derive(Clone, Debug)]

@@ -31,6 +31,19 @@ impl MakeRequestId for RandomRequestId {
     }
 }
 
+/// Keep a caller's `x-request-id` only if it is a plausible id (1 to 64 characters of
+/// `A-Z a-z 0-9 - _`); otherwise drop it so that a fresh one is made. Ids are logged, so a
+/// caller must not be able to put arbitrary text into every log line of its request.
+pub async fn sanitize_request_id(mut req: Request, next: Next) -> Response {
+    let plausible = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).is_some_and(|s| {
+        !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    });
+    if !plausible {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    next.run(req).await
+}
+
 /// Headers on every response. API responses are not cacheable unless a handler says so.
 pub async fn security_headers(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let mut res = next.run(req).await;

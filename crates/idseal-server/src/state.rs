@@ -127,9 +127,11 @@ impl AppState {
         let (ring, generated_kids) = match bootstrap {
             Ok(v) => v,
             Err(e) => {
-                if created_file {
-                    // We made this key file a moment ago and the database belongs to another
-                    // key: remove it so the next start does not trip over it.
+                // Only when the database belongs to another key is the file we just made
+                // useless: remove it then. After any other failure the database may already
+                // record this key's check value (or hold keys sealed under it), so the file
+                // must stay, or the deployment could never start again.
+                if created_file && matches!(e, idseal_keys::KeyError::MasterKeyMismatch { .. }) {
                     let _ = std::fs::remove_file(&settings.master_key_file);
                 }
                 return Err(e.into());

@@ -96,3 +96,19 @@ async fn bad_environment_values_are_named() {
     let out = Idseal::new(tmp.path(), ["config", "check", "--config", "nope.toml"]).run().await;
     out.assert_code(2).assert_stderr_has("nope.toml");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_printed_and_pin_variable_is_not_a_config_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = check(tmp.path(), None)
+        .env("IDSEAL_DATABASE_URL", "postgres://u:s3cret-pw@db.example/idseal?sslmode=require&password=s3cret-q")
+        .env("IDSEAL_PKCS11_PIN", "123456")
+        .arg("--json")
+        .run()
+        .await;
+    out.assert_code(0);
+    assert!(!out.stdout.contains("s3cret") && !out.stderr.contains("s3cret"), "{out}");
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["database_url"], "postgres://u:<redacted>@db.example/idseal?sslmode=require&password=<redacted>");
+    assert!(!out.stdout.contains("123456"), "{out}");
+}

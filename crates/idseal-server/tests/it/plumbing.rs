@@ -101,6 +101,13 @@ async fn request_ids(db: &TestDb) {
         assert_eq!(r.header("x-request-id"), "lb-7f3a-0001");
         assert_eq!(r.headers.get_all("x-request-id").iter().count(), 1);
     }
+    // An implausible incoming id (spaces, too long) is replaced by a fresh one.
+    let long = "a".repeat(65);
+    for bad in ["evil id\tinjected", long.as_str(), ""] {
+        let r = get("/health").header("x-request-id", bad).send(&s.app).await;
+        let id = r.header("x-request-id");
+        assert!(id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()), "{bad:?} -> {id}");
+    }
 }
 
 async fn unknown_routes_and_methods_are_json(db: &TestDb) {
