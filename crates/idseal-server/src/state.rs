@@ -1,5 +1,6 @@
 //! Start-up: the master key, the database, the keys; and the state every handler shares.
 
+use std::io::Read as _;
 use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
@@ -232,15 +233,29 @@ fn load_master_key(file: &Path) -> Result<(MasterKey, bool), StartError> {
         return Ok((k, false));
     }
     let shown = file.display();
-    match std::fs::read_to_string(file) {
-        Ok(text) => {
-            let meta = std::fs::metadata(file).map_err(|e| StartError::MasterKey(format!("{shown}: {e}")))?;
+    // One open, then every check on that handle (no check-then-read race), and no symlinks:
+    // the key file must be a regular file readable by its owner only.
+    let opened = match std::fs::symlink_metadata(file) {
+        Ok(m) if m.file_type().is_symlink() => {
+            return Err(StartError::MasterKey(format!("{shown} is a symbolic link; use the file itself")));
+        }
+        _ => std::fs::File::open(file),
+    };
+    match opened {
+        Ok(mut f) => {
+            let meta = f.metadata().map_err(|e| StartError::MasterKey(format!("{shown}: {e}")))?;
+            if !meta.is_file() {
+                return Err(StartError::MasterKey(format!("{shown} is not a regular file")));
+            }
             if meta.permissions().mode() & 0o077 != 0 {
                 return Err(StartError::MasterKey(format!(
                     "{shown} is readable by group or others; run `chmod 600 {shown}`"
                 )));
             }
-            let text = Zeroizing::new(text);
+            let mut text = Zeroizing::new(String::new());
+            std::io::Read::take(&mut f, 4096)
+                .read_to_string(&mut text)
+                .map_err(|e| StartError::MasterKey(format!("cannot read {shown}: {e}")))?;
             let k = MasterKey::parse(&text).map_err(|e| StartError::MasterKey(format!("{shown}: {e}")))?;
             Ok((k, false))
         }

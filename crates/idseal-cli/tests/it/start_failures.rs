@@ -101,6 +101,19 @@ async fn group_readable_master_key_is_refused() {
     i.assert_keys_unchanged().await;
 }
 
+/// (c') master.key replaced by a symbolic link (to a file an attacker could swap).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn symlinked_master_key_is_refused() {
+    let i = install().await;
+    let real = i.key_file.with_extension("real");
+    std::fs::rename(&i.key_file, &real).unwrap();
+    std::os::unix::fs::symlink(&real, &i.key_file).unwrap();
+    must_refuse(&i.serve().start_must_fail().await, "symbolic link");
+    std::fs::remove_file(&i.key_file).unwrap();
+    std::fs::rename(&real, &i.key_file).unwrap();
+    i.assert_keys_unchanged().await;
+}
+
 /// (d) The database file replaced by garbage.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn garbage_database_is_refused() {
