@@ -15,7 +15,7 @@ mod policy;
 use std::future::Future;
 use std::time::Duration;
 
-use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::hmac;
 use idseal_types::UnixTime;
 
 pub use policy::{KeyKind, ParseError, Policy, Window, format_duration, parse_duration};
@@ -88,11 +88,28 @@ pub enum Decision {
     },
 }
 
-/// The bucket id of a key under a policy: a SHA-256 so that counters never hold e-mail
-/// addresses or IP addresses in clear.
-pub fn bucket(policy: &Policy, kind: KeyKind, value: &str) -> String {
+/// The secret that keys bucket ids (derived from the master key by the server). Without it, a
+/// stolen counter table cannot be reversed by hashing every IPv4 address or a list of e-mails.
+pub struct BucketKey(hmac::Key);
+
+impl BucketKey {
+    /// A bucket key from 32 secret bytes.
+    pub fn new(secret: &[u8; 32]) -> Self {
+        Self(hmac::Key::new(hmac::HMAC_SHA256, secret))
+    }
+}
+
+impl std::fmt::Debug for BucketKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BucketKey(<redacted>)")
+    }
+}
+
+/// The bucket id of a key under a policy: HMAC-SHA256 under the bucket key, so that counters
+/// never hold e-mail or IP addresses in clear, nor anything a dictionary can reverse.
+pub fn bucket(key: &BucketKey, policy: &Policy, kind: KeyKind, value: &str) -> String {
     let input = format!("{}\0{}\0{}", policy.name, kind.as_str(), value);
-    digest(&SHA256, input.as_bytes()).as_ref().iter().take(16).map(|b| format!("{b:02x}")).collect()
+    hmac::sign(&key.0, input.as_bytes()).as_ref().iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 /// The start of the fixed window of length `period` that contains `now`.
@@ -104,12 +121,13 @@ pub fn window_start(now: UnixTime, period: Duration) -> UnixTime {
 /// Count one attempt of `value` (of kind `kind`) under `policy` at `now`.
 pub async fn check<S: RateLimitStore>(
     store: &S,
+    key: &BucketKey,
     policy: &Policy,
     kind: KeyKind,
     value: &str,
     now: UnixTime,
 ) -> Result<Decision, RateLimitError> {
-    let bucket = bucket(policy, kind, value);
+    let bucket = bucket(key, policy, kind, value);
     if !policy.lockout.is_empty()
         && let Some(l) = store.lockout(&bucket).await?
         && l.locked_until > now

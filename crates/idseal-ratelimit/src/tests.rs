@@ -57,6 +57,8 @@ fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
 }
 
+static KEY: std::sync::LazyLock<BucketKey> = std::sync::LazyLock::new(|| BucketKey::new(&[7; 32]));
+
 const T0: i64 = 1_800_000_000; // a multiple of 3600: windows start here.
 
 fn at(offset: i64) -> UnixTime {
@@ -77,16 +79,16 @@ fn burst_allows_exactly_the_limit_then_waits_for_the_window() {
     let p = Policy::new("t", Some("5/1m".parse().unwrap()), None);
     for i in 0..5u64 {
         assert_eq!(
-            block(check(&s, &p, KeyKind::Ip, "1.2.3.4", at(10))).unwrap(),
+            block(check(&s, &KEY, &p, KeyKind::Ip, "1.2.3.4", at(10))).unwrap(),
             Decision::Allowed { remaining: 4 - i }
         );
     }
-    let d = block(check(&s, &p, KeyKind::Ip, "1.2.3.4", at(10))).unwrap();
+    let d = block(check(&s, &KEY, &p, KeyKind::Ip, "1.2.3.4", at(10))).unwrap();
     assert_eq!(d, Decision::Limited { retry_after: secs(50), locked: false, new_lockout: false });
     // Another key is independent.
-    assert!(matches!(block(check(&s, &p, KeyKind::Ip, "1.2.3.5", at(10))).unwrap(), Decision::Allowed { .. }));
+    assert!(matches!(block(check(&s, &KEY, &p, KeyKind::Ip, "1.2.3.5", at(10))).unwrap(), Decision::Allowed { .. }));
     // Next window.
-    assert!(matches!(block(check(&s, &p, KeyKind::Ip, "1.2.3.4", at(60))).unwrap(), Decision::Allowed { .. }));
+    assert!(matches!(block(check(&s, &KEY, &p, KeyKind::Ip, "1.2.3.4", at(60))).unwrap(), Decision::Allowed { .. }));
 }
 
 #[test]
@@ -97,7 +99,7 @@ fn sustained_window_caps_across_bursts() {
     for minute in 0..10 {
         for _ in 0..6 {
             if matches!(
-                block(check(&s, &p, KeyKind::Account, "a@x", at(minute * 60))).unwrap(),
+                block(check(&s, &KEY, &p, KeyKind::Account, "a@x", at(minute * 60))).unwrap(),
                 Decision::Allowed { .. }
             ) {
                 allowed += 1;
@@ -105,7 +107,7 @@ fn sustained_window_caps_across_bursts() {
         }
     }
     assert_eq!(allowed, 15);
-    let d = block(check(&s, &p, KeyKind::Account, "a@x", at(600))).unwrap();
+    let d = block(check(&s, &KEY, &p, KeyKind::Account, "a@x", at(600))).unwrap();
     assert_eq!(d, Decision::Limited { retry_after: secs(3000), locked: false, new_lockout: false });
 }
 
@@ -116,14 +118,14 @@ fn lockouts_escalate_along_the_ladder_and_reset_after_quiet() {
     let hammer = |t: i64| {
         let mut last = None;
         for _ in 0..6 {
-            last = Some(block(check(&s, &p, KeyKind::Ip, "9.9.9.9", at(t))).unwrap());
+            last = Some(block(check(&s, &KEY, &p, KeyKind::Ip, "9.9.9.9", at(t))).unwrap());
         }
         last.unwrap()
     };
     assert_eq!(hammer(0), Decision::Limited { retry_after: secs(60), locked: true, new_lockout: true });
     // While locked, even a fresh window is refused, with the lockout's remaining time.
     assert_eq!(
-        block(check(&s, &p, KeyKind::Ip, "9.9.9.9", at(30))).unwrap(),
+        block(check(&s, &KEY, &p, KeyKind::Ip, "9.9.9.9", at(30))).unwrap(),
         Decision::Limited { retry_after: secs(30), locked: true, new_lockout: false }
     );
     // Second lockout: 15 min. Third: the last rung repeats.
@@ -137,8 +139,8 @@ fn lockouts_escalate_along_the_ladder_and_reset_after_quiet() {
 fn retry_after_is_never_zero() {
     let s = MemStore::default();
     let p = Policy::new("t", Some("1/1m".parse().unwrap()), None);
-    block(check(&s, &p, KeyKind::Ip, "x", at(59))).unwrap();
-    let d = block(check(&s, &p, KeyKind::Ip, "x", UnixTime::from_secs(T0 + 59))).unwrap();
+    block(check(&s, &KEY, &p, KeyKind::Ip, "x", at(59))).unwrap();
+    let d = block(check(&s, &KEY, &p, KeyKind::Ip, "x", UnixTime::from_secs(T0 + 59))).unwrap();
     assert_eq!(d, Decision::Limited { retry_after: secs(1), locked: false, new_lockout: false });
 }
 
@@ -146,11 +148,14 @@ fn retry_after_is_never_zero() {
 fn buckets_hide_the_key_and_separate_policies_and_kinds() {
     let p = Policy::new("login_email", None, None);
     let q = Policy::new("registration", None, None);
-    let b = bucket(&p, KeyKind::Account, "alice@example.com");
+    let b = bucket(&KEY, &p, KeyKind::Account, "alice@example.com");
     assert!(!b.contains("alice"));
     assert_eq!(b.len(), 32);
-    assert_ne!(b, bucket(&q, KeyKind::Account, "alice@example.com"));
-    assert_ne!(b, bucket(&p, KeyKind::Wallet, "alice@example.com"));
+    assert_ne!(b, bucket(&KEY, &q, KeyKind::Account, "alice@example.com"));
+    assert_ne!(b, bucket(&KEY, &p, KeyKind::Wallet, "alice@example.com"));
+    // Another deployment's key gives other ids: the table cannot be reversed without the key.
+    assert_ne!(b, bucket(&BucketKey::new(&[8; 32]), &p, KeyKind::Account, "alice@example.com"));
+    assert_eq!(format!("{:?}", *KEY), "BucketKey(<redacted>)");
 }
 
 #[test]

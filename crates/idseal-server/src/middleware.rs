@@ -140,7 +140,7 @@ pub async fn rate_limit(State(st): State<AppState>, req: Request, next: Next) ->
             continue;
         }
         let key = ip.map_or_else(|| "unknown".to_owned(), |i| i.to_string());
-        match idseal_ratelimit::check(&st.store, policy, KeyKind::Ip, &key, st.clock.now()).await {
+        match idseal_ratelimit::check(&st.store, &st.bucket_key, policy, KeyKind::Ip, &key, st.clock.now()).await {
             Ok(Decision::Allowed { .. }) => {}
             Ok(Decision::Limited { retry_after, new_lockout, .. }) => {
                 st.metrics.rate_limited.get_or_create(&PolicyLabels { policy: name.clone() }).inc();

@@ -84,6 +84,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Metrics.
     pub metrics: Metrics,
+    /// Keys rate-limit bucket ids (derived from the master key).
+    pub bucket_key: Arc<idseal_ratelimit::BucketKey>,
     /// The audit log's checkpoint signer (derived from the master key).
     pub log_signer: Arc<idseal_tlog::Ed25519NoteSigner>,
 }
@@ -141,6 +143,7 @@ impl AppState {
         for kid in &generated_kids {
             store.record(&AuditEvent::new(AuditEventKind::KeyGenerate, now, "system").subject(kid.clone())).await?;
         }
+        let bucket_key = Arc::new(idseal_ratelimit::BucketKey::new(&master.derive("idseal/ratelimit-bucket")));
         let state = Self {
             settings: Arc::new(settings),
             store,
@@ -148,6 +151,7 @@ impl AppState {
             keys: Arc::new(RwLock::new(Arc::new(ring))),
             clock,
             metrics: Metrics::default(),
+            bucket_key,
             log_signer: Arc::new(log_signer),
         };
         state.update_key_gauge();

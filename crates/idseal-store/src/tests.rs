@@ -175,7 +175,9 @@ async fn rate_limit_exact_under_concurrency(db: &TestDb) {
     for i in 0..60 {
         let s = if i % 2 == 0 { a.clone() } else { b.clone() };
         let p = policy.clone();
-        tasks.push(tokio::spawn(async move { idseal_ratelimit::check(&s, &p, KeyKind::Ip, "10.0.0.1", now).await }));
+        tasks.push(tokio::spawn(async move {
+            idseal_ratelimit::check(&s, &bucket_key(), &p, KeyKind::Ip, "10.0.0.1", now).await
+        }));
     }
     let mut allowed = 0;
     for t in tasks {
@@ -194,29 +196,36 @@ async fn lockout_survives_restart_and_escalates(db: &TestDb) {
         let s = db.store().await;
         for _ in 0..2 {
             assert!(matches!(
-                idseal_ratelimit::check(&s, &policy, KeyKind::Ip, "ip", t).await.unwrap(),
+                idseal_ratelimit::check(&s, &bucket_key(), &policy, KeyKind::Ip, "ip", t).await.unwrap(),
                 Decision::Allowed { .. }
             ));
         }
-        let d = idseal_ratelimit::check(&s, &policy, KeyKind::Ip, "ip", t).await.unwrap();
+        let d = idseal_ratelimit::check(&s, &bucket_key(), &policy, KeyKind::Ip, "ip", t).await.unwrap();
         assert_eq!(d, Decision::Limited { retry_after: Duration::from_secs(60), locked: true, new_lockout: true });
         s.close().await;
     }
     // A restarted instance still sees the lockout, then escalates.
     let s = db.store().await;
-    let d = idseal_ratelimit::check(&s, &policy, KeyKind::Ip, "ip", t.saturating_add(Duration::from_secs(10)))
-        .await
-        .unwrap();
+    let d = idseal_ratelimit::check(
+        &s,
+        &bucket_key(),
+        &policy,
+        KeyKind::Ip,
+        "ip",
+        t.saturating_add(Duration::from_secs(10)),
+    )
+    .await
+    .unwrap();
     assert_eq!(d, Decision::Limited { retry_after: Duration::from_secs(50), locked: true, new_lockout: false });
     let t2 = t.saturating_add(Duration::from_secs(120));
     for _ in 0..2 {
-        idseal_ratelimit::check(&s, &policy, KeyKind::Ip, "ip", t2).await.unwrap();
+        idseal_ratelimit::check(&s, &bucket_key(), &policy, KeyKind::Ip, "ip", t2).await.unwrap();
     }
-    let d = idseal_ratelimit::check(&s, &policy, KeyKind::Ip, "ip", t2).await.unwrap();
+    let d = idseal_ratelimit::check(&s, &bucket_key(), &policy, KeyKind::Ip, "ip", t2).await.unwrap();
     assert_eq!(d, Decision::Limited { retry_after: Duration::from_secs(900), locked: true, new_lockout: true });
     // Purge removes expired counters but keeps the live lockout.
     assert!(s.purge(t2.saturating_add(Duration::from_secs(61)), t).await.unwrap() >= 2);
-    assert!(s.lockout(&idseal_ratelimit::bucket(&policy, KeyKind::Ip, "ip")).await.unwrap().is_some());
+    assert!(s.lockout(&idseal_ratelimit::bucket(&bucket_key(), &policy, KeyKind::Ip, "ip")).await.unwrap().is_some());
 }
 
 async fn audit_is_append_only(db: &TestDb) {
@@ -304,4 +313,8 @@ pub(crate) async fn join_all<Fut: Future>(futs: Vec<Fut>) -> Vec<Fut::Output> {
     })
     .await;
     out.into_iter().map(|o| o.unwrap()).collect()
+}
+
+fn bucket_key() -> idseal_ratelimit::BucketKey {
+    idseal_ratelimit::BucketKey::new(&[3; 32])
 }
