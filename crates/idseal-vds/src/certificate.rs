@@ -332,6 +332,8 @@ pub fn dev_ca_with_signer(
 /// (local or PKCS#11).
 pub struct CertificateAuthority<'a> {
     subject: Vec<u8>,
+    not_before: UnixTime,
+    not_after: UnixTime,
     ca_id: String,
     key_id: Vec<u8>,
     signer: Box<dyn SealSigner + 'a>,
@@ -353,7 +355,14 @@ impl<'a> CertificateAuthority<'a> {
             .map_err(|_| VdsError::BadPublicKey)?
             .verify_sig(probe, &sig)
             .map_err(|_| VdsError::SignerKeyMismatch)?;
-        Ok(Self { subject: parsed.subject_der, ca_id, key_id: key_id(&parsed.public_key), signer })
+        Ok(Self {
+            subject: parsed.subject_der,
+            not_before: parsed.not_before,
+            not_after: parsed.not_after,
+            ca_id,
+            key_id: key_id(&parsed.public_key),
+            signer,
+        })
     }
 
     /// A CA from its certificate and PKCS#8 key, both PEM (as [`dev_ca`] writes them).
@@ -380,6 +389,10 @@ pub fn signing_certificate(
     validity: std::time::Duration,
 ) -> Result<String, VdsError> {
     let reference = CertificateReference::new(&ca.ca_id, cert_id)?;
+    // A CA issues only while it is valid itself, and never beyond its own end of validity.
+    if now < ca.not_before || now > ca.not_after {
+        return Err(VdsError::CertificateNotValid { at: now.as_secs() });
+    }
     check_point(public_key)?;
     if public_key.len() != 65 {
         return Err(VdsError::BadPublicKey);
@@ -398,7 +411,7 @@ pub fn signing_certificate(
         point: public_key,
         extensions,
         not_before: now,
-        not_after: now.saturating_add(validity),
+        not_after: now.saturating_add(validity).min(ca.not_after),
     };
     Ok(to_pem("CERTIFICATE", &build(&input, ca.signer.as_ref())?))
 }
@@ -429,5 +442,24 @@ mod tests {
         }
         assert!(time(tag::GENERALIZED_TIME, "20300101000000Z").is_err(), "GeneralizedTime before 2050");
         assert!(time(tag::GENERALIZED_TIME, "20500101000000Z").is_ok());
+    }
+
+    #[test]
+    fn a_ca_issues_only_while_valid_and_never_beyond_itself() {
+        let t0 = UnixTime::from_secs(1_800_000_000);
+        let day = std::time::Duration::from_secs(86_400);
+        let ca = dev_ca("test CA", "TEST", t0, day * 10).unwrap();
+        let authority = CertificateAuthority::from_pem(&ca.certificate_pem, &ca.key_pem).unwrap();
+        let key = EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING).unwrap();
+        let point = aws_lc_rs::signature::KeyPair::public_key(&key).as_ref().to_vec();
+        let ids = [ManifestId::IDENTITY];
+        let leaf = signing_certificate(&authority, "0001", &point, &ids, t0, day * 365).unwrap();
+        let parsed = crate::SigningCertificate::parse(leaf.as_bytes()).unwrap();
+        assert_eq!(parsed.not_after, t0.saturating_add(day * 10), "clamped to the CA's end");
+        let late = t0.saturating_add(day * 11);
+        assert!(matches!(
+            signing_certificate(&authority, "0002", &point, &ids, late, day),
+            Err(VdsError::CertificateNotValid { .. })
+        ));
     }
 }
