@@ -111,7 +111,10 @@ pub(crate) fn dev_ca(a: &DevCaArgs) -> Result<(), Failure> {
     let reference = CertificateReference::new(&a.ca_id, &a.cert_id)
         .map_err(|_| Failure::usage("--ca-id and --cert-id are 4 characters A-Z 0-9 each"))?;
     let pkcs11 = match &a.pkcs11 {
-        Some(uri) => Some(Pkcs11Config::from_uri(uri).map_err(|e| Failure::usage(format!("--pkcs11: {e}")))?),
+        Some(uri) => {
+            warn_pin_in_argv(uri);
+            Some(Pkcs11Config::from_uri(uri).map_err(|e| Failure::usage(format!("--pkcs11: {e}")))?)
+        }
         None => None,
     };
     let names: &[&str] = if pkcs11.is_some() {
@@ -273,6 +276,7 @@ pub(crate) fn issue(a: &IssueArgs) -> Result<(), Failure> {
             )
         }
         (None, Some(uri)) => {
+            warn_pin_in_argv(uri);
             let config = Pkcs11Config::from_uri(uri).map_err(|e| Failure::usage(format!("--pkcs11: {e}")))?;
             let key = Pkcs11Signer::open(&config).map_err(|e| Failure::failed(format!("PKCS#11: {e}")))?;
             Box::new(Pkcs11SealSigner::new(key, reference))
@@ -311,5 +315,16 @@ mod tests {
         let r = random_uuid().unwrap();
         assert_eq!(r[6] >> 4, 4);
         assert_eq!(r[8] >> 6, 2);
+    }
+}
+
+/// A PIN in a command-line argument is visible to every user in the process list and stays in
+/// shell history: say so (the PIN itself is never printed).
+fn warn_pin_in_argv(uri: &str) {
+    if uri.to_ascii_lowercase().contains("pin-value=") {
+        eprintln!(
+            "warning: the PKCS#11 PIN is in a command-line argument (pin-value), visible in the process \
+             list and shell history; prefer the IDSEAL_PKCS11_PIN environment variable"
+        );
     }
 }

@@ -406,4 +406,6 @@ async fn issue_with_a_pkcs11_key() {
     .await;
     out.assert_code(1).assert_stderr_has("PKCS#11");
     assert!(!out.stderr.contains("9999"), "{out}");
+    // and the operator is warned that a PIN in argv is visible to others
+    assert!(out.stderr.contains("IDSEAL_PKCS11_PIN"), "{out}");
 }
