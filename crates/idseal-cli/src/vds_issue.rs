@@ -300,6 +300,17 @@ pub(crate) fn issue(a: &IssueArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A PIN in a command-line argument is visible to every user in the process list and stays in
+/// shell history: say so (the PIN itself is never printed).
+fn warn_pin_in_argv(uri: &str) {
+    if uri.to_ascii_lowercase().contains("pin-value=") {
+        eprintln!(
+            "warning: the PKCS#11 PIN is in a command-line argument (pin-value), visible in the process \
+             list and shell history; prefer the IDSEAL_PKCS11_PIN environment variable"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -315,16 +326,5 @@ mod tests {
         let r = random_uuid().unwrap();
         assert_eq!(r[6] >> 4, 4);
         assert_eq!(r[8] >> 6, 2);
-    }
-}
-
-/// A PIN in a command-line argument is visible to every user in the process list and stays in
-/// shell history: say so (the PIN itself is never printed).
-fn warn_pin_in_argv(uri: &str) {
-    if uri.to_ascii_lowercase().contains("pin-value=") {
-        eprintln!(
-            "warning: the PKCS#11 PIN is in a command-line argument (pin-value), visible in the process \
-             list and shell history; prefer the IDSEAL_PKCS11_PIN environment variable"
-        );
     }
 }
