@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{admin, health, wellknown};
+use crate::routes::{admin, health, log, wellknown};
 
 struct BearerAuth;
 
@@ -21,11 +21,15 @@ impl Modify for BearerAuth {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "idseal", description = "Document-anchored identity provider", license(name = "Apache-2.0")),
-    paths(health::health, health::metrics, wellknown::jwks, wellknown::openapi, admin::list_keys, admin::rotate_key),
-    components(schemas(crate::error::ErrorBody)),
+    paths(health::health, health::metrics, wellknown::jwks, wellknown::openapi, admin::list_keys, admin::rotate_key,
+          log::checkpoint, log::verifier_key, log::tile, log::entry, log::inclusion, log::consistency,
+          log::sign_now, log::audit, log::export),
+    components(schemas(crate::error::ErrorBody, log::InclusionProof, log::ConsistencyProof, log::AuditPage,
+                      log::AuditEventView, log::Export, log::ExportedEntry)),
     modifiers(&BearerAuth),
     tags((name = "operations", description = "Health, metrics, API description"),
          (name = "keys", description = "Public signing keys"),
+         (name = "log", description = "The tamper-evident audit log: checkpoints, tiles, entries, proofs"),
          (name = "admin", description = "Operator API"))
 )]
 struct ApiDoc;

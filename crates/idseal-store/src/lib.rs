@@ -30,7 +30,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use audit::AuditRow;
-pub use tlog::{HashSnapshot, NewEntry, StoredCheckpoint, StoredEntry};
+pub use tlog::{AuditQuery, HashSnapshot, NewEntry, StoredCheckpoint, StoredEntry};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

@@ -113,3 +113,36 @@ pub async fn tamper_tlog_entry(url: &str, idx: u64) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// Rows per multi-row INSERT of [`raw_insert_batch`] (2 parameters each).
+const RAW_CHUNK: usize = 500;
+
+/// The database's raw insert rate, for benchmarks: insert `rows` into the scratch table
+/// `bench_raw_inserts` (created if missing) with plain multi-row INSERTs in one transaction,
+/// ids from `first_id` on. SQLite takes the write lock at once (`BEGIN IMMEDIATE`), as the
+/// log's sequencer does; nothing else (no reads, no lock on PostgreSQL).
+pub async fn raw_insert_batch(store: &crate::Store, first_id: i64, rows: &[Vec<u8>]) -> Result<(), StoreError> {
+    let sqlite = store.kind() == crate::BackendKind::Sqlite;
+    let ddl = if sqlite {
+        "CREATE TABLE IF NOT EXISTS bench_raw_inserts (id INTEGER PRIMARY KEY, data BLOB NOT NULL)"
+    } else {
+        "CREATE TABLE IF NOT EXISTS bench_raw_inserts (id BIGINT PRIMARY KEY, data BYTEA NOT NULL)"
+    };
+    crate::with_pool!(store, |pool| {
+        if first_id == 0 {
+            sqlx::query(ddl).execute(pool).await?;
+        }
+        let mut tx = if sqlite { pool.begin_with("BEGIN IMMEDIATE").await? } else { pool.begin().await? };
+        let mut id = first_id;
+        for chunk in rows.chunks(RAW_CHUNK) {
+            let mut qb = sqlx::QueryBuilder::new("INSERT INTO bench_raw_inserts (id, data) ");
+            qb.push_values(chunk, |mut b, data| {
+                b.push_bind(id).push_bind(data.as_slice());
+                id += 1;
+            });
+            qb.build().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    })
+}

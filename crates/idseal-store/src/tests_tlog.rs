@@ -13,6 +13,7 @@ both_backends!(
     tlog_tables_are_append_only,
     tlog_fork_checkpoint_refused,
     tlog_audit_record_appends_entry,
+    tlog_subject_tiles_and_audit_query,
 );
 
 fn entry(i: usize) -> Vec<u8> {
@@ -157,4 +158,46 @@ async fn tlog_audit_record_appends_entry(db: &TestDb) {
     let bare = crate::Store::connect(&db.url, &crate::ConnectOptions::default()).await.unwrap();
     assert!(matches!(bare.record(&ev).await, Err(StoreError::NoPseudonymKey)));
     assert_eq!(s.audit_events(None, 10).await.unwrap().len(), 2);
+}
+
+async fn tlog_subject_tiles_and_audit_query(db: &TestDb) {
+    let s = db.store().await;
+    for (i, subject) in ["a", "b", "a", "c", "a"].iter().enumerate() {
+        let at = UnixTime::from_secs(10 * i as i64);
+        let kind = if i % 2 == 0 { AuditEventKind::KeyRotate } else { AuditEventKind::KeyGenerate };
+        s.record(&AuditEvent::new(kind, at, "system").subject(*subject)).await.unwrap();
+    }
+    let a = s.audit_subject_pseudonym("a").unwrap();
+    let idx = |v: Vec<crate::StoredEntry>| v.into_iter().map(|e| e.index).collect::<Vec<_>>();
+    assert_eq!(idx(s.tlog_entries_by_subject(&a, 0, 5, 10).await.unwrap()), vec![0, 2, 4]);
+    assert_eq!(idx(s.tlog_entries_by_subject(&a, 1, 4, 10).await.unwrap()), vec![2]);
+    assert_eq!(idx(s.tlog_entries_by_subject(&a, 0, 5, 2).await.unwrap()), vec![0, 2]);
+    // Tile hashes: level 0 is the leaf hashes; a range past the stored hashes is an error.
+    let leaves = s.tlog_tile_hashes(0, 0, 5).await.unwrap();
+    for (i, h) in leaves.iter().enumerate() {
+        assert_eq!(h.as_slice(), s.tlog_entry(i as u64).await.unwrap().unwrap().leaf_hash.as_slice());
+    }
+    assert_eq!(s.tlog_tile_hashes(1, 0, 2).await.unwrap().len(), 2);
+    assert!(s.tlog_tile_hashes(0, 0, 6).await.is_err());
+    assert!(s.tlog_tile_hashes(2, 0, 2).await.is_err());
+    // The auditor query.
+    let q = |f: fn(&mut crate::AuditQuery)| {
+        let mut q = crate::AuditQuery { limit: 100, ..Default::default() };
+        f(&mut q);
+        q
+    };
+    let ids = |rows: Vec<crate::AuditRow>| rows.into_iter().map(|r| r.at.as_secs()).collect::<Vec<_>>();
+    assert_eq!(ids(s.audit_query(&q(|_| {})).await.unwrap()), vec![0, 10, 20, 30, 40]);
+    assert_eq!(ids(s.audit_query(&q(|q| q.kind = Some("KEY_GENERATE".into()))).await.unwrap()), vec![10, 30]);
+    assert_eq!(ids(s.audit_query(&q(|q| q.subject = Some("a".into()))).await.unwrap()), vec![0, 20, 40]);
+    let window = q(|q| {
+        q.since = Some(10);
+        q.until = Some(30);
+    });
+    assert_eq!(ids(s.audit_query(&window).await.unwrap()), vec![10, 20, 30]);
+    let first = s.audit_query(&q(|q| q.limit = 2)).await.unwrap();
+    assert_eq!(first.len(), 2);
+    let mut next = q(|q| q.limit = 2);
+    next.after_id = first.last().map(|r| r.id);
+    assert_eq!(ids(s.audit_query(&next).await.unwrap()), vec![20, 30]);
 }

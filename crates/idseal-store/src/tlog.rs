@@ -377,6 +377,106 @@ impl Store {
     }
 }
 
+/// The auditor query over `audit_events` (every filter optional; rows by id ascending).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    /// Only this event kind (its stored name, for example `KEY_ROTATE`).
+    pub kind: Option<String>,
+    /// Only this subject, as recorded.
+    pub subject: Option<String>,
+    /// Only events at or after this time, Unix seconds.
+    pub since: Option<i64>,
+    /// Only events at or before this time, Unix seconds.
+    pub until: Option<i64>,
+    /// Only rows with an id above this one (pagination).
+    pub after_id: Option<i64>,
+    /// At most this many rows.
+    pub limit: u32,
+}
+
+type AuditDbRow = (i64, String, i64, String, Option<String>, Option<String>, Option<String>, String);
+
+impl Store {
+    /// Up to `limit` entries about the subject with pseudonym `pseudonym` (hex, as stored),
+    /// with indices in `[start, below)`, in index order.
+    pub async fn tlog_entries_by_subject(
+        &self,
+        pseudonym: &str,
+        start: u64,
+        below: u64,
+        limit: u32,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        let rows: Vec<EntryRow> = with_pool!(self, |pool| sqlx::query_as(
+            "SELECT idx, leaf_hash, data, kind, at, subject_pseudonym FROM tlog_entries \
+             WHERE subject_pseudonym = $1 AND idx >= $2 AND idx < $3 ORDER BY idx LIMIT $4"
+        )
+        .bind(pseudonym)
+        .bind(to_i64(start)?)
+        .bind(to_i64(below)?)
+        .bind(i64::from(limit))
+        .fetch_all(pool)
+        .await?);
+        rows.into_iter().map(entry_row).collect()
+    }
+
+    /// The `count` hashes of tree level `level` from index `start` on, as a tile needs them.
+    /// Fails unless every one is stored and 32 bytes long.
+    pub async fn tlog_tile_hashes(&self, level: u8, start: u64, count: u16) -> Result<Vec<Hash>, StoreError> {
+        let rows = self.tlog_level_hashes(level, start, u32::from(count)).await?;
+        if rows.len() != usize::from(count) {
+            return Err(StoreError::Corrupt(format!("missing log hashes at level {level} from {start}")));
+        }
+        let mut out = Vec::with_capacity(rows.len());
+        for (expected, (idx, h)) in (start..).zip(rows) {
+            if idx != expected {
+                return Err(StoreError::Corrupt(format!("missing log hash {level}/{expected}")));
+            }
+            out.push(to_hash(&h)?);
+        }
+        Ok(out)
+    }
+
+    /// The auditor query: audit rows matching every given filter, by id ascending.
+    pub async fn audit_query(&self, q: &AuditQuery) -> Result<Vec<crate::AuditRow>, StoreError> {
+        let rows: Vec<AuditDbRow> = with_pool!(self, |pool| {
+            let mut qb = sqlx::QueryBuilder::new(
+                "SELECT id, kind, at, actor, subject, ip, user_agent, details FROM audit_events WHERE 1 = 1",
+            );
+            if let Some(k) = &q.kind {
+                qb.push(" AND kind = ").push_bind(k.clone());
+            }
+            if let Some(s) = &q.subject {
+                qb.push(" AND subject = ").push_bind(s.clone());
+            }
+            if let Some(t) = q.since {
+                qb.push(" AND at >= ").push_bind(t);
+            }
+            if let Some(t) = q.until {
+                qb.push(" AND at <= ").push_bind(t);
+            }
+            if let Some(id) = q.after_id {
+                qb.push(" AND id > ").push_bind(id);
+            }
+            qb.push(" ORDER BY id LIMIT ").push_bind(i64::from(q.limit));
+            qb.build_query_as().fetch_all(pool).await?
+        });
+        rows.into_iter()
+            .map(|(id, kind, at, actor, subject, ip, user_agent, details)| {
+                Ok(crate::AuditRow {
+                    id,
+                    kind,
+                    at: UnixTime::from_secs(at),
+                    actor,
+                    subject,
+                    ip,
+                    user_agent,
+                    details: serde_json::from_str(&details).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                })
+            })
+            .collect()
+    }
+}
+
 fn checkpoint_row((size, root, note, at): (i64, Vec<u8>, String, i64)) -> Result<StoredCheckpoint, StoreError> {
     Ok(StoredCheckpoint { size: to_u64(size)?, root, note, at: UnixTime::from_secs(at) })
 }

@@ -2,4 +2,5 @@
 
 pub mod admin;
 pub mod health;
+pub mod log;
 pub mod wellknown;

@@ -40,6 +40,7 @@ mod admin;
 mod bad_input;
 mod config;
 mod keys;
+mod log_http;
 mod openapi;
 mod plumbing;
 mod ratelimit;

@@ -20,6 +20,15 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/openapi.json", &["get"]),
     ("/admin/keys", &["get"]),
     ("/admin/keys/rotate", &["post"]),
+    ("/log/checkpoint", &["get"]),
+    ("/log/verifier-key", &["get"]),
+    ("/log/tile/{path}", &["get"]),
+    ("/log/entries/{index}", &["get"]),
+    ("/log/proof/inclusion", &["get"]),
+    ("/log/proof/consistency", &["get"]),
+    ("/admin/log/checkpoint", &["post"]),
+    ("/admin/audit", &["get"]),
+    ("/admin/audit/export", &["get"]),
 ];
 
 const METHODS: &[&str] = &["get", "post", "put", "patch", "delete"];
