@@ -1,7 +1,8 @@
 //! `idseal bench`: each suite next to the raw limit measured in the same run, written as JSON
 //! into `--out-dir` (default `bench-results/`): `foundation` (start-up time, idle memory and
 //! /health throughput of a real `idseal serve` process) to `foundation.json`, `vds` (see
-//! [`crate::bench_vds`]) to `vds.json`; `all` (the default) runs both.
+//! [`crate::bench_vds`]) to `vds.json`, `tlog` (see [`crate::bench_tlog`]) to `tlog.json`;
+//! `all` (the default) runs them all.
 //!
 //! Raw limits: process start-up is compared with spawning `idseal --version` (exec and
 //! dynamic loading, nothing of ours); /health throughput with in-process `SELECT 1` round
@@ -25,7 +26,9 @@ pub(crate) enum Suite {
     Foundation,
     /// VDS decode + verify and issuance against raw ECDSA P-256 (`vds.json`).
     Vds,
-    /// Both.
+    /// The audit log: appends against raw SHA-256 and raw inserts, proofs (`tlog.json`).
+    Tlog,
+    /// All of the above.
     All,
     /// Internal: the SoftHSM2 issuance figures, run in a child process that has its own
     /// `SOFTHSM2_CONF` (the parent cannot change its own environment without `unsafe`).
@@ -53,6 +56,13 @@ pub(crate) struct BenchArgs {
     /// Warm starts to take the median of.
     #[arg(long, default_value_t = 7)]
     starts: usize,
+    /// Seconds per measurement (tlog suite).
+    #[arg(long, default_value_t = 2.0)]
+    tlog_seconds: f64,
+    /// PostgreSQL server for the tlog suite's PostgreSQL figures (a fresh database is created
+    /// next to the one named and dropped after); default `IDSEAL_TEST_DATABASE_URL`.
+    #[arg(long, env = "IDSEAL_TEST_DATABASE_URL")]
+    database_url: Option<String>,
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -293,6 +303,15 @@ async fn run_suites(args: &BenchArgs) -> anyhow::Result<()> {
         let _ = writeln!(std::io::stdout(), "{}", crate::bench_vds::summary(&v));
         let _ = writeln!(std::io::stdout(), "results written to {}", path.display());
     }
+    if matches!(args.suite, Suite::Tlog | Suite::All) {
+        if !(args.tlog_seconds.is_finite() && args.tlog_seconds > 0.0) {
+            anyhow::bail!("--tlog-seconds must be a positive number");
+        }
+        let v = crate::bench_tlog::measure(args.tlog_seconds, args.concurrency, args.database_url.as_deref()).await?;
+        let path = write_result(&args.out_dir, "tlog.json", &v)?;
+        let _ = writeln!(std::io::stdout(), "{}", crate::bench_tlog::summary(&v));
+        let _ = writeln!(std::io::stdout(), "results written to {}", path.display());
+    }
     Ok(())
 }
 
@@ -327,6 +346,8 @@ mod tests {
         assert_eq!(w.args.out_dir, std::path::Path::new("bench-results"));
         let w = Wrap::try_parse_from(["bench", "--suite", "vds", "--out-dir", "/tmp/x"]).unwrap();
         assert!(w.args.suite == Suite::Vds);
+        let w = Wrap::try_parse_from(["bench", "--suite", "tlog"]).unwrap();
+        assert!(w.args.suite == Suite::Tlog);
         assert!(Wrap::try_parse_from(["bench", "--suite", "nope"]).is_err());
     }
 }

@@ -67,7 +67,7 @@ enum Command {
         #[command(subcommand)]
         command: crate::log::LogCommand,
     },
-    /// Benchmarks next to their raw limits (`--suite foundation|vds|all`); JSON results in
+    /// Benchmarks next to their raw limits (`--suite foundation|vds|tlog|all`); JSON results in
     /// `--out-dir` (default bench-results/).
     Bench(crate::bench::BenchArgs),
     /// Visible Digital Seals: dev-ca, issue, inspect, verify, render, decode-image.

@@ -1,5 +1,5 @@
 //! `idseal log verify`: check a whole audit log offline, from the database (docs/audit-log.md,
-//! "Verification").
+//! "Verification"); `idseal log proof` is in [`crate::log_proof`].
 //!
 //! It reads every entry, recomputes every leaf hash from the entry bytes and every stored
 //! subtree hash from the leaves, opens every checkpoint with the log's verifier key and checks
@@ -29,6 +29,12 @@ pub(crate) enum LogCommand {
         /// The log's verifier key (`<name>+<id>+<key>`); default: derived from the master key.
         #[arg(long)]
         verifier_key: Option<String>,
+    },
+    /// Print one inclusion or consistency proof from the database, checked before it is
+    /// printed (exit 1 if it does not verify).
+    Proof {
+        #[command(subcommand)]
+        command: crate::log_proof::ProofCommand,
     },
 }
 
@@ -87,7 +93,10 @@ pub(crate) struct Summary {
 }
 
 pub(crate) async fn run(cmd: LogCommand) -> ExitCode {
-    let LogCommand::Verify { cfg, verifier_key } = cmd;
+    let (cfg, verifier_key) = match cmd {
+        LogCommand::Verify { cfg, verifier_key } => (cfg, verifier_key),
+        LogCommand::Proof { command } => return crate::log_proof::run(command).await,
+    };
     let settings = match cfg.settings() {
         Ok(s) => s,
         Err(e) => {

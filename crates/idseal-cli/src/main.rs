@@ -1,9 +1,11 @@
 //! The `idseal` binary.
 
 mod bench;
+mod bench_tlog;
 mod bench_vds;
 mod cli;
 mod log;
+mod log_proof;
 mod vds;
 mod vds_issue;
 mod vds_show;

@@ -79,3 +79,108 @@ async fn log_verify_finds_tampering_postgres() {
         verify_then_tamper(Some(&pg)).await;
     }
 }
+
+/// `idseal log proof`: both proofs print, verify and agree with idseal-tlog; bad arguments
+/// exit 2; a proof over a tampered entry exits 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_proof_prints_checked_proofs() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let addr = free_addr();
+    let s = Idseal::serve(tmp.path(), &data, addr).start().await;
+    let c = client();
+    wait_healthy(&c, &s).await;
+    let token = s.token();
+    for _ in 0..3 {
+        let r = c
+            .post(s.url("/admin/keys/rotate"))
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .body(r#"{"alg":"EdDSA"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    s.stop().await;
+    let proof = |args: &[&str]| {
+        let mut i = Idseal::new(tmp.path(), ["log", "proof"]);
+        for a in args {
+            i = i.arg(*a);
+        }
+        i.arg("--data-dir").arg(&data)
+    };
+    let url = format!("sqlite:{}", data.join("idseal.db").display());
+    let store = idseal_store::Store::connect(&url, &Default::default()).await.unwrap();
+    let size = store.tlog_size().await.unwrap();
+    assert!(size >= 7, "start-up events and three rotations: {size}");
+
+    // Inclusion, JSON: checked here again with idseal-tlog against the entry's bytes.
+    let dec = |v: &serde_json::Value| -> [u8; 32] { b64.decode(v.as_str().unwrap()).unwrap().try_into().unwrap() };
+    for (index, tree) in [(0, size), (3, size), (size - 1, size), (2, 5)] {
+        let out =
+            proof(&["inclusion", "--index", &index.to_string(), "--size", &tree.to_string(), "--json"]).run().await;
+        out.assert_code(0);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(
+            (v["index"].as_u64(), v["tree_size"].as_u64(), v["verified"].as_bool()),
+            (Some(index), Some(tree), Some(true))
+        );
+        let entry = store.tlog_entry(index).await.unwrap().unwrap();
+        let leaf = idseal_tlog::hash::leaf_hash(&entry.data);
+        assert_eq!(dec(&v["leaf_hash"]), leaf);
+        let hashes: Vec<[u8; 32]> = v["proof"].as_array().unwrap().iter().map(dec).collect();
+        assert_eq!(dec(&v["root_hash"]), store.tlog_root(tree).await.unwrap());
+        idseal_tlog::proof::verify_inclusion(&leaf, index, tree, &hashes, &dec(&v["root_hash"])).unwrap();
+    }
+    // Inclusion, text, default size: the whole log.
+    let out = proof(&["inclusion", "--index", "1"]).run().await;
+    out.assert_code(0);
+    assert!(out.stdout.contains(&format!("entry 1 in the tree of {size} entries (verified)")), "{out}");
+    assert!(out.stdout.contains("root hash  "), "{out}");
+
+    // Consistency, JSON and text.
+    for (from, to) in [(1, size), (3, size), (4, 6), (size, size)] {
+        let out = proof(&["consistency", "--from", &from.to_string(), "--to", &to.to_string(), "--json"]).run().await;
+        out.assert_code(0);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let hashes: Vec<[u8; 32]> = v["proof"].as_array().unwrap().iter().map(dec).collect();
+        assert_eq!(dec(&v["from_root_hash"]), store.tlog_root(from).await.unwrap());
+        assert_eq!(dec(&v["to_root_hash"]), store.tlog_root(to).await.unwrap());
+        idseal_tlog::proof::verify_consistency(from, to, &hashes, &dec(&v["from_root_hash"]), &dec(&v["to_root_hash"]))
+            .unwrap();
+    }
+    let out = proof(&["consistency", "--from", "2", "--to", "5"]).run().await;
+    out.assert_code(0);
+    assert!(out.stdout.contains("the tree of 5 entries extends the tree of 2 (verified)"), "{out}");
+    store.close().await;
+
+    // Bad arguments: exit 2 with a message.
+    let beyond = (size + 1).to_string();
+    let last = size.to_string();
+    for (args, msg) in [
+        (vec!["inclusion", "--index", last.as_str()], "is not below the tree size"),
+        (vec!["inclusion", "--index", "0", "--size", beyond.as_str()], "is beyond the log"),
+        (vec!["inclusion", "--index", "0", "--size", "0"], "is not below the tree size"),
+        (vec!["inclusion", "--index", "-1"], "-1"),
+        (vec!["inclusion"], "--index"),
+        (vec!["consistency", "--from", "0", "--to", "3"], "--from must be at least 1"),
+        (vec!["consistency", "--from", "4", "--to", "3"], "is larger than --to"),
+        (vec!["consistency", "--from", "1", "--to", beyond.as_str()], "is beyond the log"),
+        (vec!["consistency", "--from", "x", "--to", "3"], "invalid value"),
+    ] {
+        let out = proof(&args).run().await;
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out}");
+        assert!(out.stderr.contains(msg), "{args:?}: {out}");
+    }
+
+    // A tampered entry: its inclusion proof no longer leads to the root (exit 1).
+    idseal_store::testing::tamper_tlog_entry(&url, 3).await.unwrap();
+    let out = proof(&["inclusion", "--index", "3"]).run().await;
+    assert_eq!(out.status.code(), Some(1), "{out}");
+    assert!(out.stderr.contains("does not verify"), "{out}");
+    assert!(out.stdout.is_empty(), "nothing printed for a bad proof: {out}");
+    proof(&["inclusion", "--index", "4"]).run().await.assert_code(0);
+}

@@ -12,6 +12,7 @@ mod harness;
 
 mod config_check;
 mod crash;
+mod crash_log;
 mod first_start;
 mod log_cli;
 mod postgres;
