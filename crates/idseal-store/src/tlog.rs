@@ -252,17 +252,28 @@ impl Store {
     /// The inclusion proof of entry `index` in the tree of `size` entries.
     pub async fn tlog_inclusion_proof(&self, index: u64, size: u64) -> Result<Vec<Hash>, StoreError> {
         let subtrees = proof::inclusion_subtrees(index, size)?;
-        self.check_size(size).await?;
         let snap = self.tlog_snapshot(&subtrees).await?;
-        proof::inclusion_proof(&snap, index, size)
+        self.beyond_size_as_out_of_range(proof::inclusion_proof(&snap, index, size), size).await
     }
 
     /// The consistency proof from the tree of `size1` entries to the tree of `size2`.
     pub async fn tlog_consistency_proof(&self, size1: u64, size2: u64) -> Result<Vec<Hash>, StoreError> {
         let subtrees = proof::consistency_subtrees(size1, size2)?;
-        self.check_size(size2).await?;
         let snap = self.tlog_snapshot(&subtrees).await?;
-        proof::consistency_proof(&snap, size1, size2)
+        self.beyond_size_as_out_of_range(proof::consistency_proof(&snap, size1, size2), size2).await
+    }
+
+    /// Proofs read only stored hashes of complete subtrees, which exist exactly for trees no
+    /// larger than the log: so the size is checked (one more query) only when a hash is missing,
+    /// to report a size beyond the log as such rather than as a missing hash.
+    async fn beyond_size_as_out_of_range<T>(&self, r: Result<T, StoreError>, size: u64) -> Result<T, StoreError> {
+        match r {
+            Err(StoreError::Tlog(TlogError::MissingHash { .. })) => {
+                self.check_size(size).await?;
+                r
+            }
+            other => other,
+        }
     }
 
     /// The entry at `index`, if the log has one.
