@@ -16,19 +16,29 @@ use idseal_tlog::{Checkpoint, HashReader as _, MemoryTree, NoteVerifier, Subtree
 
 use crate::cli::ConfigArgs;
 
+// Declared here rather than in main.rs so that the log commands stay together.
+#[path = "log_http.rs"]
+mod log_http;
+
 /// Rows read per query.
 const PAGE: u32 = 2000;
 
 #[derive(Subcommand)]
 pub(crate) enum LogCommand {
-    /// Check every entry, hash and checkpoint of the log in the database; exit 1 naming the
-    /// first entry where anything is wrong.
+    /// Check every entry, hash and checkpoint of the log in the database (or, with `--url`,
+    /// from a server's checkpoint and tiles); exit 1 naming the first entry where anything is
+    /// wrong.
     Verify {
         #[command(flatten)]
         cfg: ConfigArgs,
-        /// The log's verifier key (`<name>+<id>+<key>`); default: derived from the master key.
+        /// The log's verifier key (`<name>+<id>+<key>`); default: derived from the master key
+        /// (with `--url`: fetched from the server, trust on first use).
         #[arg(long)]
         verifier_key: Option<String>,
+        /// Verify over HTTP from the server at this base URL (`http://host:port`): its latest
+        /// checkpoint, entry bundles and hash tiles, instead of the database.
+        #[arg(long)]
+        url: Option<String>,
     },
     /// Print one inclusion or consistency proof from the database, checked before it is
     /// printed (exit 1 if it does not verify).
@@ -94,7 +104,10 @@ pub(crate) struct Summary {
 
 pub(crate) async fn run(cmd: LogCommand) -> ExitCode {
     let (cfg, verifier_key) = match cmd {
-        LogCommand::Verify { cfg, verifier_key } => (cfg, verifier_key),
+        LogCommand::Verify { url: Some(url), verifier_key, .. } => {
+            return log_http::run(&url, verifier_key).await;
+        }
+        LogCommand::Verify { cfg, verifier_key, url: None } => (cfg, verifier_key),
         LogCommand::Proof { command } => return crate::log_proof::run(command).await,
     };
     let settings = match cfg.settings() {
@@ -262,7 +275,17 @@ async fn check_checkpoints(
             match tree.root_at(s) {
                 Ok(root) if &root == cp.root() => {}
                 _ => {
-                    problems.push(Problem::range(from, s, format!("entries {from}..{s} do not match checkpoint {s}")));
+                    // The entries before `from` match the previous checkpoint: the log was
+                    // changed, or truncated and regrown, after it.
+                    let what = if from > 0 {
+                        format!(
+                            "entries {from}..{s} do not match checkpoint {s} (not consistent with checkpoint {from}: \
+                             changed, or truncated and regrown, after it)"
+                        )
+                    } else {
+                        format!("entries {from}..{s} do not match checkpoint {s}")
+                    };
+                    problems.push(Problem::range(from, s, what));
                     continue;
                 }
             }

@@ -114,6 +114,187 @@ pub async fn tamper_tlog_entry(url: &str, idx: u64) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// A bound value of a tampering statement.
+enum Arg {
+    Int(i64),
+    Bytes(Vec<u8>),
+}
+
+fn to_i64(n: u64) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(|_| StoreError::Corrupt("index too large".into()))
+}
+
+/// Run `stmts` on the database at `url` with the append-only triggers of `tlog_entries` and
+/// `tlog_hashes` lifted (dropped on SQLite, disabled and re-enabled on PostgreSQL), like an
+/// attacker with database access. Returns the rows each statement affected.
+async fn run_unlocked(url: &str, stmts: Vec<(&str, Vec<Arg>)>) -> Result<Vec<u64>, StoreError> {
+    let mut affected = Vec::with_capacity(stmts.len());
+    if url.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(url).await.map_err(StoreError::Connect)?;
+        for t in ["tlog_entries_no_update", "tlog_entries_no_delete", "tlog_hashes_no_update", "tlog_hashes_no_delete"]
+        {
+            sqlx::query(&format!("DROP TRIGGER IF EXISTS {t}")).execute(&mut c).await?;
+        }
+        for (sql, args) in stmts {
+            let mut q = sqlx::query(sql);
+            for a in args {
+                q = match a {
+                    Arg::Int(i) => q.bind(i),
+                    Arg::Bytes(b) => q.bind(b),
+                };
+            }
+            affected.push(q.execute(&mut c).await?.rows_affected());
+        }
+        c.close().await?;
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.map_err(StoreError::Connect)?;
+        let toggle = |on: bool| {
+            let verb = if on { "ENABLE" } else { "DISABLE" };
+            [
+                format!("ALTER TABLE tlog_entries {verb} TRIGGER tlog_entries_no_update_delete"),
+                format!("ALTER TABLE tlog_hashes {verb} TRIGGER tlog_hashes_no_update_delete"),
+            ]
+        };
+        for s in toggle(false) {
+            sqlx::query(&s).execute(&mut c).await?;
+        }
+        let mut result = Ok(());
+        for (sql, args) in stmts {
+            let mut q = sqlx::query(sql);
+            for a in args {
+                q = match a {
+                    Arg::Int(i) => q.bind(i),
+                    Arg::Bytes(b) => q.bind(b),
+                };
+            }
+            match q.execute(&mut c).await {
+                Ok(r) => affected.push(r.rows_affected()),
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        for s in toggle(true) {
+            sqlx::query(&s).execute(&mut c).await?;
+        }
+        c.close().await?;
+        result?;
+    }
+    Ok(affected)
+}
+
+async fn open_store(url: &str) -> Result<crate::Store, StoreError> {
+    crate::Store::connect(url, &crate::ConnectOptions::default()).await
+}
+
+/// Delete the row of entry `idx` (its hashes stay). For tests of `idseal log verify`.
+pub async fn tamper_delete_tlog_entry(url: &str, idx: u64) -> Result<(), StoreError> {
+    let n = run_unlocked(url, vec![("DELETE FROM tlog_entries WHERE idx = $1", vec![Arg::Int(to_i64(idx)?)])]).await?;
+    if n.first() != Some(&1) {
+        return Err(StoreError::Corrupt(format!("no entry {idx}")));
+    }
+    Ok(())
+}
+
+/// Swap the rows of entries `a` and `b` (data and leaf hash, so each row is self-consistent):
+/// a reordering of the log. For tests of `idseal log verify`.
+pub async fn tamper_swap_tlog_entries(url: &str, a: u64, b: u64) -> Result<(), StoreError> {
+    let store = open_store(url).await?;
+    let ea = store.tlog_entry(a).await?;
+    let eb = store.tlog_entry(b).await?;
+    store.close().await;
+    let (Some(ea), Some(eb)) = (ea, eb) else {
+        return Err(StoreError::Corrupt(format!("no entry {a} or {b}")));
+    };
+    let sql = "UPDATE tlog_entries SET data = $1, leaf_hash = $2 WHERE idx = $3";
+    run_unlocked(
+        url,
+        vec![
+            (sql, vec![Arg::Bytes(eb.data), Arg::Bytes(eb.leaf_hash), Arg::Int(to_i64(a)?)]),
+            (sql, vec![Arg::Bytes(ea.data), Arg::Bytes(ea.leaf_hash), Arg::Int(to_i64(b)?)]),
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Insert one extra entry (with its correct leaf hash, but no subtree hashes) at the index
+/// just past the log's end; returns that index. For tests of `idseal log verify`.
+pub async fn tamper_insert_tlog_entry(url: &str, data: &[u8]) -> Result<u64, StoreError> {
+    let store = open_store(url).await?;
+    let size = store.tlog_size().await?;
+    store.close().await;
+    let leaf = idseal_tlog::hash::leaf_hash(data).to_vec();
+    run_unlocked(
+        url,
+        vec![(
+            "INSERT INTO tlog_entries (idx, leaf_hash, data) VALUES ($1, $2, $3)",
+            vec![Arg::Int(to_i64(size)?), Arg::Bytes(leaf), Arg::Bytes(data.to_vec())],
+        )],
+    )
+    .await?;
+    Ok(size)
+}
+
+/// Truncate the log to its first `keep` entries and regrow it with `new` entries, recomputing
+/// every leaf and subtree hash so that the rewritten log is internally consistent: only the
+/// signed checkpoints (left alone) can tell. For tests of `idseal log verify`.
+pub async fn tamper_truncate_regrow_tlog(url: &str, keep: u64, new: &[Vec<u8>]) -> Result<(), StoreError> {
+    use idseal_tlog::HashReader as _;
+    let store = open_store(url).await?;
+    let mut tree = idseal_tlog::MemoryTree::new();
+    while tree.size() < keep {
+        let page = store.tlog_entries(tree.size(), 1000).await?;
+        if page.is_empty() {
+            break;
+        }
+        for e in page.into_iter().take_while(|e| e.index < keep) {
+            tree.append(&e.data);
+        }
+    }
+    store.close().await;
+    if tree.size() != keep {
+        return Err(StoreError::Corrupt(format!("the log has fewer than {keep} entries")));
+    }
+    let k = to_i64(keep)?;
+    // Hashes covering any entry from `keep` on: (idx + 1) * 2^level > keep.
+    let mut stmts = vec![("DELETE FROM tlog_entries WHERE idx >= $1", vec![Arg::Int(k)])];
+    for level in 0..63u8 {
+        stmts.push((
+            "DELETE FROM tlog_hashes WHERE level = $1 AND (idx + 1) * $2 > $3",
+            vec![Arg::Int(i64::from(level)), Arg::Int(1i64 << level), Arg::Int(k)],
+        ));
+    }
+    for d in new {
+        let i = to_i64(tree.append(d))?;
+        let leaf = idseal_tlog::hash::leaf_hash(d).to_vec();
+        stmts.push((
+            "INSERT INTO tlog_entries (idx, leaf_hash, data) VALUES ($1, $2, $3)",
+            vec![Arg::Int(i), Arg::Bytes(leaf), Arg::Bytes(d.clone())],
+        ));
+    }
+    let size = tree.size();
+    for level in 0..63u8 {
+        let count = size >> level;
+        if count == 0 {
+            break;
+        }
+        for index in 0..count {
+            if (index + 1) << level <= keep {
+                continue;
+            }
+            let h = tree.subtree_hash(idseal_tlog::Subtree { level, index }).map_err(StoreError::Tlog)?;
+            stmts.push((
+                "INSERT INTO tlog_hashes (level, idx, hash) VALUES ($1, $2, $3)",
+                vec![Arg::Int(i64::from(level)), Arg::Int(to_i64(index)?), Arg::Bytes(h.to_vec())],
+            ));
+        }
+    }
+    run_unlocked(url, stmts).await?;
+    Ok(())
+}
+
 /// Rows per multi-row INSERT of [`raw_insert_batch`] (2 parameters each).
 const RAW_CHUNK: usize = 500;
 

@@ -14,6 +14,7 @@ mod config_check;
 mod crash;
 mod crash_log;
 mod first_start;
+mod log_attacks;
 mod log_cli;
 mod postgres;
 mod rotate_cli;
