@@ -27,7 +27,22 @@ pub struct AuditRow {
     pub details: serde_json::Value,
 }
 
-type Row = (i64, String, i64, String, Option<String>, Option<String>, Option<String>, String);
+pub(crate) type Row = (i64, String, i64, String, Option<String>, Option<String>, Option<String>, String);
+
+/// An `audit_events` row as read (`SELECT id, kind, at, actor, subject, ip, user_agent, details`).
+pub(crate) fn to_audit_row(r: Row) -> Result<AuditRow, StoreError> {
+    let (id, kind, at, actor, subject, ip, user_agent, details) = r;
+    Ok(AuditRow {
+        id,
+        kind,
+        at: UnixTime::from_secs(at),
+        actor,
+        subject,
+        ip,
+        user_agent,
+        details: serde_json::from_str(&details).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+    })
+}
 
 impl AuditSink for Store {
     type Error = StoreError;
@@ -58,19 +73,6 @@ impl Store {
         .bind(limit)
         .fetch_all(pool)
         .await?);
-        rows.into_iter()
-            .map(|(id, kind, at, actor, subject, ip, user_agent, details)| {
-                Ok(AuditRow {
-                    id,
-                    kind,
-                    at: UnixTime::from_secs(at),
-                    actor,
-                    subject,
-                    ip,
-                    user_agent,
-                    details: serde_json::from_str(&details).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(to_audit_row).collect()
     }
 }

@@ -478,20 +478,7 @@ impl Store {
             qb.push(" ORDER BY id LIMIT ").push_bind(i64::from(q.limit));
             qb.build_query_as().fetch_all(pool).await?
         });
-        rows.into_iter()
-            .map(|(id, kind, at, actor, subject, ip, user_agent, details)| {
-                Ok(crate::AuditRow {
-                    id,
-                    kind,
-                    at: UnixTime::from_secs(at),
-                    actor,
-                    subject,
-                    ip,
-                    user_agent,
-                    details: serde_json::from_str(&details).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                })
-            })
-            .collect()
+        rows.into_iter().map(crate::audit::to_audit_row).collect()
     }
 }
 
