@@ -130,12 +130,9 @@ pub(crate) async fn run(cmd: LogCommand) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let store = match Store::connect(&settings.database_url, &ConnectOptions::default()).await {
+    let store = match read_store(&settings.database_url).await {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let result = verify(&store, &verifier).await;
     store.close().await;
@@ -303,6 +300,14 @@ async fn check_checkpoints(
         }
     }
     Ok(count)
+}
+
+/// Open the log's database for reading (no migration, no key bootstrap); exit 2 if it cannot.
+pub(crate) async fn read_store(url: &str) -> Result<Store, ExitCode> {
+    Store::connect(url, &ConnectOptions::default()).await.map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
 }
 
 #[cfg(test)]

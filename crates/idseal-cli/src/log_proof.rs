@@ -11,12 +11,13 @@ use std::process::ExitCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use clap::Subcommand;
-use idseal_store::{ConnectOptions, Store, StoreError};
+use idseal_store::{Store, StoreError};
 use idseal_tlog::Hash;
 use idseal_tlog::hash::leaf_hash;
 use idseal_tlog::proof::{verify_consistency, verify_inclusion};
 
 use crate::cli::ConfigArgs;
+use crate::log::read_store;
 
 #[derive(Subcommand)]
 pub(crate) enum ProofCommand {
@@ -79,12 +80,9 @@ pub(crate) async fn run(cmd: ProofCommand) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let store = match Store::connect(&settings.database_url, &ConnectOptions::default()).await {
+    let store = match read_store(&settings.database_url).await {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(code) => return code,
     };
     let result = match cmd {
         ProofCommand::Inclusion { index, size, json, .. } => inclusion(&store, index, size, json).await,
