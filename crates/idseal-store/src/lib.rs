@@ -73,6 +73,10 @@ pub enum StoreError {
     /// ([`Store::with_audit_pseudonym_key`]).
     #[error("audit log: no pseudonymisation key configured")]
     NoPseudonymKey,
+    /// The group-commit transaction that held this audit event failed (the message is its
+    /// error); the event was not recorded.
+    #[error("audit log: the batch holding this event failed: {0}")]
+    BatchFailed(String),
 }
 
 #[derive(Clone, Debug)]
@@ -123,6 +127,7 @@ pub struct Store {
     backend: Backend,
     sqlite_path: Option<PathBuf>,
     pseudonym: Option<Arc<idseal_tlog::entry::PseudonymKey>>,
+    group: Arc<audit::GroupCommit>,
 }
 
 impl Store {
@@ -144,7 +149,7 @@ impl Store {
                 .connect_with(o)
                 .await
                 .map_err(StoreError::Connect)?;
-            Ok(Self { backend: Backend::Sqlite(pool), sqlite_path: Some(path), pseudonym: None })
+            Ok(Self { backend: Backend::Sqlite(pool), sqlite_path: Some(path), pseudonym: None, group: Arc::default() })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let o = PgConnectOptions::from_str(url).map_err(|_| StoreError::BadUrl)?;
             let pool = PgPoolOptions::new()
@@ -153,7 +158,7 @@ impl Store {
                 .connect_with(o)
                 .await
                 .map_err(StoreError::Connect)?;
-            Ok(Self { backend: Backend::Postgres(pool), sqlite_path: None, pseudonym: None })
+            Ok(Self { backend: Backend::Postgres(pool), sqlite_path: None, pseudonym: None, group: Arc::default() })
         } else {
             Err(StoreError::BadUrl)
         }

@@ -14,6 +14,8 @@ both_backends!(
     tlog_fork_checkpoint_refused,
     tlog_audit_record_appends_entry,
     tlog_subject_tiles_and_audit_query,
+    tlog_audit_group_commit,
+    tlog_audit_group_commit_failure,
 );
 
 fn entry(i: usize) -> Vec<u8> {
@@ -200,4 +202,88 @@ async fn tlog_subject_tiles_and_audit_query(db: &TestDb) {
     let mut next = q(|q| q.limit = 2);
     next.after_id = first.last().map(|r| r.id);
     assert_eq!(ids(s.audit_query(&next).await.unwrap()), vec![20, 30]);
+}
+
+async fn tlog_audit_group_commit(db: &TestDb) {
+    // 200 concurrent records: 50 tasks on each of two instances, two events per task each.
+    let a = db.store().await;
+    let b = db.store().await;
+    a.tlog_append(&[entry(0)]).await.unwrap();
+    let before = a.tlog_size().await.unwrap();
+    let event = |tag: &str, t: usize, i: usize| {
+        AuditEvent::new(AuditEventKind::KeyGenerate, UnixTime::from_secs((t * 10 + i) as i64), format!("{tag}-{t}-{i}"))
+            .subject(format!("subject-{t}"))
+    };
+    let mut tasks = Vec::new();
+    for (tag, s) in [("a", &a), ("b", &b)] {
+        for t in 0..50 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..2 {
+                    s.record(&event(tag, t, i)).await.unwrap();
+                }
+            }));
+        }
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let size = a.tlog_size().await.unwrap();
+    assert_eq!(size, before + 200);
+    let entries = a.tlog_entries(0, 1000).await.unwrap();
+    assert_eq!(entries.len() as u64, size);
+    for (i, e) in entries.iter().enumerate() {
+        assert_eq!(e.index, i as u64, "no gap");
+        assert_eq!(e.leaf_hash, hash::leaf_hash(&e.data).to_vec());
+    }
+    assert_eq!(
+        b.tlog_root(size).await.unwrap(),
+        hash::root_from_entries(&entries.iter().map(|e| &e.data).collect::<Vec<_>>())
+    );
+    // Every audit row has its entry, and every new entry its row.
+    let key = idseal_tlog::entry::PseudonymKey::new(&[7; 32]).unwrap();
+    let rows = a.audit_events(None, 1000).await.unwrap();
+    assert_eq!(rows.len(), 200);
+    let data: std::collections::HashSet<&Vec<u8>> = entries.iter().skip(1).map(|e| &e.data).collect();
+    let mut seen = std::collections::HashSet::new();
+    for r in &rows {
+        let (tag, rest) = r.actor.split_once('-').unwrap();
+        let (t, i) = rest.split_once('-').unwrap();
+        let ev = event(tag, t.parse().unwrap(), i.parse().unwrap());
+        assert_eq!(r.at, ev.at);
+        let enc = idseal_tlog::entry::encode(&ev, &key).unwrap();
+        assert!(data.contains(&enc), "entry of {}", r.actor);
+        assert!(seen.insert(enc));
+    }
+    // Batching happened: fewer transactions than events.
+    let batches = a.tlog_batches_committed() + b.tlog_batches_committed();
+    eprintln!("group commit: {batches} batches for 200 events");
+    assert!((2..200).contains(&batches), "{batches} batches for 200 events");
+}
+
+async fn tlog_audit_group_commit_failure(db: &TestDb) {
+    // SQLite only: another connection holds the write lock past the busy timeout, so the batch
+    // fails and every caller in it gets the error; nothing is recorded.
+    let s = db.store().await;
+    if s.kind() != crate::BackendKind::Sqlite {
+        return;
+    }
+    let opts = crate::ConnectOptions { acquire_timeout: std::time::Duration::from_millis(300), ..Default::default() };
+    let short = crate::Store::connect(&db.url, &opts).await.unwrap().with_audit_pseudonym_key(&[7; 32]).unwrap();
+    let lock = crate::testing::WriteLock::take(&db.url).await.unwrap();
+    let mut tasks = Vec::new();
+    for t in 0..10 {
+        let s = short.clone();
+        tasks.push(tokio::spawn(async move {
+            s.record(&AuditEvent::new(AuditEventKind::KeyGenerate, UnixTime::from_secs(t), "system")).await
+        }));
+    }
+    for t in tasks {
+        assert!(matches!(t.await.unwrap(), Err(StoreError::BatchFailed(_))));
+    }
+    lock.release().await.unwrap();
+    assert_eq!(s.tlog_size().await.unwrap(), 0);
+    assert!(s.audit_events(None, 10).await.unwrap().is_empty());
+    short.record(&AuditEvent::new(AuditEventKind::KeyGenerate, UnixTime::from_secs(1), "system")).await.unwrap();
+    assert_eq!(s.tlog_size().await.unwrap(), 1);
 }

@@ -20,7 +20,7 @@ use crate::{BackendKind, Store, StoreError, with_pool};
 
 /// The PostgreSQL advisory-lock key of the log's sequencer ("idsealtl").
 const TLOG_LOCK: i64 = 0x6964_7365_616c_746c;
-/// Rows per multi-row INSERT (6 parameters each, well under both backends' limits).
+/// Rows per multi-row INSERT (at most 7 parameters each, well under both backends' limits).
 const CHUNK: usize = 500;
 
 /// An entry to append, with the columns copied out of it for queries.
@@ -119,15 +119,18 @@ impl Store {
     /// Append entries with their query columns in one transaction; returns
     /// `(index of the first, new size)`. Durable when it returns.
     pub async fn tlog_append_entries(&self, entries: &[NewEntry]) -> Result<(u64, u64), StoreError> {
-        self.append_batch(None, entries).await
+        self.append_batch(&[], entries).await
     }
 
-    /// The sequencer: lock, (optionally) write the audit row, append, commit.
+    /// The sequencer: lock, write the audit rows (none, or one per entry), append, commit.
     pub(crate) async fn append_batch(
         &self,
-        audit: Option<AuditInsert<'_>>,
+        audits: &[AuditInsert<'_>],
         entries: &[NewEntry],
     ) -> Result<(u64, u64), StoreError> {
+        if !audits.is_empty() && audits.len() != entries.len() {
+            return Err(StoreError::Corrupt("audit rows and log entries differ in number".into()));
+        }
         let sqlite = self.kind() == BackendKind::Sqlite;
         with_pool!(self, |pool| {
             // SQLite: BEGIN IMMEDIATE takes the database's write lock at once, so two appenders
@@ -136,21 +139,21 @@ impl Store {
             if !sqlite {
                 sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(TLOG_LOCK).execute(&mut *tx).await?;
             }
-            if let Some(a) = &audit {
-                let e = a.event;
-                sqlx::query(
-                    "INSERT INTO audit_events (kind, at, actor, subject, ip, user_agent, details) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(e.kind.as_str())
-                .bind(e.at.as_secs())
-                .bind(&e.actor)
-                .bind(e.subject.as_deref())
-                .bind(e.ip.map(|ip| ip.to_string()))
-                .bind(e.user_agent.as_deref())
-                .bind(&a.details)
-                .execute(&mut *tx)
-                .await?;
+            for chunk in audits.chunks(CHUNK) {
+                let mut qb = sqlx::QueryBuilder::new(
+                    "INSERT INTO audit_events (kind, at, actor, subject, ip, user_agent, details) ",
+                );
+                qb.push_values(chunk, |mut b, a| {
+                    let e = a.event;
+                    b.push_bind(e.kind.as_str())
+                        .push_bind(e.at.as_secs())
+                        .push_bind(e.actor.clone())
+                        .push_bind(e.subject.clone())
+                        .push_bind(e.ip.map(|ip| ip.to_string()))
+                        .push_bind(e.user_agent.clone())
+                        .push_bind(a.details.clone());
+                });
+                qb.build().execute(&mut *tx).await?;
             }
             let size: i64 =
                 sqlx::query_scalar("SELECT COALESCE(MAX(idx) + 1, 0) FROM tlog_entries").fetch_one(&mut *tx).await?;
