@@ -257,17 +257,32 @@ async fn open_settings(s: Settings) -> Result<(AppState, FirstStart), ExitCode> 
 
 /// Log generated keys and show the bootstrap token. With `json` output the token goes to
 /// stderr, so stdout stays one JSON document and the token is not lost in a pipe.
-fn announce(first: &FirstStart, json: bool) {
+async fn announce(st: &AppState, first: &FirstStart, json: bool) -> Result<(), ExitCode> {
     for kid in &first.generated_kids {
         tracing::info!(%kid, "generated signing key");
     }
     if let Some(t) = &first.bootstrap_token {
-        if json {
-            eprintln!("admin bootstrap token (shown once, store it now): {}", t.as_str());
+        let line = format!("admin bootstrap token (shown once, store it now): {}\n", t.as_str());
+        let shown = if json {
+            std::io::stderr().write_all(line.as_bytes()).and_then(|()| std::io::stderr().flush())
         } else {
-            out!("admin bootstrap token (shown once, store it now): {}", t.as_str());
+            std::io::stdout().write_all(line.as_bytes()).and_then(|()| std::io::stdout().flush())
+        };
+        if let Err(e) = shown {
+            // A token nobody saw is useless and must not stay valid: withdraw it, so that
+            // the next start issues a new one.
+            let withdrawn = st.withdraw_bootstrap_token(t.as_str()).await;
+            eprintln!(
+                "error: cannot show the admin bootstrap token ({e}); it was withdrawn{}",
+                match withdrawn {
+                    Ok(()) => String::new(),
+                    Err(w) => format!(" (withdrawal failed: {w})"),
+                }
+            );
+            return Err(ExitCode::FAILURE);
         }
     }
+    Ok(())
 }
 
 async fn serve(cfg: ConfigArgs) -> ExitCode {
@@ -296,7 +311,9 @@ async fn serve(cfg: ConfigArgs) -> ExitCode {
         Ok(v) => v,
         Err(code) => return code,
     };
-    announce(&first, false);
+    if let Err(code) = announce(&state, &first, false).await {
+        return code;
+    }
     let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
     let ev = AuditEvent::new(AuditEventKind::ServerStart, state.clock.now(), "system")
         .details(serde_json::json!({"version": env!("CARGO_PKG_VERSION"), "listen": addr}));
@@ -330,7 +347,9 @@ async fn keys(cmd: KeysCommand) -> ExitCode {
                 Ok(v) => v,
                 Err(c) => return c,
             };
-            announce(&first, json);
+            if let Err(code) = announce(&st, &first, json).await {
+                return code;
+            }
             let recs = match st.store.load_keys().await {
                 Ok(r) => r,
                 Err(e) => {
@@ -375,7 +394,9 @@ async fn keys(cmd: KeysCommand) -> ExitCode {
                 Ok(v) => v,
                 Err(c) => return c,
             };
-            announce(&first, json);
+            if let Err(code) = announce(&st, &first, json).await {
+                return code;
+            }
             let hours = grace_hours.unwrap_or(st.settings.config.keys.grace_hours);
             if !(1..=24 * 90).contains(&hours) {
                 eprintln!("error: --grace-hours must be between 1 and 2160");

@@ -200,11 +200,22 @@ impl AppState {
         SystemRandom::new().fill(raw.as_mut()).map_err(|_| StartError::MasterKey("no randomness".into()))?;
         let token = Zeroizing::new(format!("idseal_admin_{}", B64.encode(raw.as_ref())));
         let now = self.clock.now();
-        if !self.store.issue_bootstrap_token(&token_hash(&token), now).await? {
+        let hash = token_hash(&token);
+        if !self.store.issue_bootstrap_token(&hash, now).await? {
             return Ok(None);
         }
-        self.store.record(&AuditEvent::new(AuditEventKind::AdminBootstrapToken, now, "system")).await?;
+        if let Err(e) = self.store.record(&AuditEvent::new(AuditEventKind::AdminBootstrapToken, now, "system")).await {
+            // Unaudited, and about to be lost with this failed start: withdraw it so the next
+            // start issues a new one.
+            self.store.withdraw_bootstrap_token(&hash).await?;
+            return Err(e.into());
+        }
         Ok(Some(token))
+    }
+
+    /// Withdraw the bootstrap token this start issued, when it could not be shown.
+    pub async fn withdraw_bootstrap_token(&self, token: &str) -> Result<(), idseal_store::StoreError> {
+        self.store.withdraw_bootstrap_token(&token_hash(token)).await
     }
 }
 

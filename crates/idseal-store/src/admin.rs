@@ -49,6 +49,21 @@ impl Store {
         })
     }
 
+    /// Withdraw a bootstrap token that could not be shown or audited: the token and the claim
+    /// go in one transaction, so that the next start issues a new one instead of none.
+    pub async fn withdraw_bootstrap_token(&self, token_hash: &str) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM admin_tokens WHERE token_hash = $1 AND label = 'bootstrap'")
+                .bind(token_hash)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM meta WHERE key = 'admin_bootstrap_token'").execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
     /// Record an admin token by its SHA-256 hash (hex).
     pub async fn insert_admin_token(&self, token_hash: &str, label: &str, now: UnixTime) -> Result<(), StoreError> {
         with_pool!(self, |pool| sqlx::query(

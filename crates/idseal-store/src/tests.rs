@@ -265,6 +265,12 @@ async fn meta_claim_is_first_writer_wins(db: &TestDb) {
     assert_eq!(issued.iter().flatten().collect::<Vec<_>>(), vec!["bootstrap"]);
     assert!(!s.issue_bootstrap_token("h3", UnixTime::from_secs(3)).await.unwrap());
     assert_eq!(s.admin_token("h3").await.unwrap(), None);
+    // A token that could not be shown is withdrawn, and the next start issues a fresh one.
+    let issued_hash = if s.admin_token("h1").await.unwrap().is_some() { "h1" } else { "h2" };
+    s.withdraw_bootstrap_token(issued_hash).await.unwrap();
+    assert_eq!(s.admin_token(issued_hash).await.unwrap(), None);
+    assert!(s.issue_bootstrap_token("h4", UnixTime::from_secs(4)).await.unwrap());
+    assert_eq!(s.admin_token("h4").await.unwrap().as_deref(), Some("bootstrap"));
 }
 
 async fn futures_join<F, Fut, T>(n: usize, f: F) -> Vec<T>

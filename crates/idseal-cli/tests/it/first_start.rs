@@ -78,3 +78,35 @@ async fn first_start_that_cannot_listen_does_not_consume_the_bootstrap_token() {
     assert_eq!(status, 200, "{list}");
     s.stop().await;
 }
+
+/// A first start whose stdout is gone (closed pipe) cannot show the one-time token: it exits 1
+/// and withdraws the token, so the next start issues a new one instead of none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_that_cannot_be_shown_is_withdrawn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let addr = free_addr();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_idseal"))
+        .args(["serve", "--bind", &addr.to_string(), "--data-dir"])
+        .arg(&data)
+        .current_dir(tmp.path())
+        .env_remove("IDSEAL_MASTER_KEY")
+        .env_remove("IDSEAL_DATABASE_URL")
+        .env_remove("IDSEAL_CONFIG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before anything is written
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("withdrawn"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // The next start shows a fresh token, and it works.
+    let s = Idseal::serve(tmp.path(), &data, free_addr()).start().await;
+    let token = s.token();
+    let c = client();
+    wait_healthy(&c, &s).await;
+    let (status, _) = crate::harness::get_json(&c, &s.url("/admin/keys"), Some(&token)).await;
+    assert_eq!(status, 200);
+}
