@@ -1,13 +1,10 @@
 //! SIGKILL while rotations are in flight: no acknowledged write is lost.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::harness::{Idseal, client, free_addr, get_json, wait_healthy};
+use crate::harness::{Idseal, client, free_addr, get_json, rotations_until_sigkill, wait_healthy};
 
 /// Concurrent clients.
 const WORKERS: usize = 24;
@@ -29,58 +26,7 @@ async fn sigkill_during_rotations_loses_no_acknowledged_write() {
     let c = client();
     wait_healthy(&c, &s).await;
 
-    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
-    let others: Arc<Mutex<Vec<String>>> = Arc::default();
-    let in_flight = Arc::new(AtomicUsize::new(0));
-    let url = s.url("/admin/keys/rotate");
-    let workers: Vec<_> = (0..WORKERS)
-        .map(|_| {
-            let (c, url, token) = (c.clone(), url.clone(), token.clone());
-            let (acked, others, in_flight) = (acked.clone(), others.clone(), in_flight.clone());
-            tokio::spawn(async move {
-                loop {
-                    in_flight.fetch_add(1, Ordering::SeqCst);
-                    let res = c
-                        .post(&url)
-                        .bearer_auth(&token)
-                        .header("content-type", "application/json")
-                        .body(r#"{"alg":"EdDSA"}"#)
-                        .send()
-                        .await;
-                    let res = match res {
-                        Ok(r) => r,
-                        Err(_) => return, // The server is gone.
-                    };
-                    let status = res.status().as_u16();
-                    match res.json::<Value>().await {
-                        Ok(v) if status == 200 => {
-                            let kid = v["kid"].as_str().expect("rotation answer has a kid").to_owned();
-                            acked.lock().unwrap().push(kid);
-                        }
-                        Ok(v) => others.lock().unwrap().push(format!("{status} {v}")),
-                        Err(_) => return, // Cut off mid-response: not acknowledged.
-                    }
-                    in_flight.fetch_sub(1, Ordering::SeqCst);
-                }
-            })
-        })
-        .collect();
-
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while acked.lock().unwrap().len() < KILL_AFTER {
-        assert!(Instant::now() < deadline, "rotations too slow; other answers: {:?}", others.lock().unwrap());
-        assert!(others.lock().unwrap().is_empty(), "rotations refused: {:?}", others.lock().unwrap());
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let in_flight_at_kill = in_flight.load(Ordering::SeqCst);
-    s.sigkill().await;
-    for w in workers {
-        tokio::time::timeout(Duration::from_secs(30), w).await.expect("workers stop").expect("worker panicked");
-    }
-    let acked: BTreeSet<String> = acked.lock().unwrap().iter().cloned().collect();
-    assert!(others.lock().unwrap().is_empty(), "non-200 answers: {:?}", others.lock().unwrap());
-    assert!(acked.len() >= KILL_AFTER, "{} acknowledged", acked.len());
-    assert!(in_flight_at_kill > 0, "the kill must land while requests are in flight");
+    let acked = rotations_until_sigkill(&c, &mut s, &["EdDSA"], WORKERS, KILL_AFTER).await;
     drop(s);
 
     // Restart on the same data directory.

@@ -3,13 +3,9 @@
 //! audit row.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use serde_json::Value;
-
-use crate::harness::{Idseal, client, free_addr, wait_healthy};
+use crate::harness::{Idseal, client, free_addr, rotations_until_sigkill, wait_healthy};
 
 /// Concurrent clients.
 const WORKERS: usize = 32;
@@ -30,7 +26,6 @@ async fn sigkill_during_audited_actions_keeps_the_log_whole() {
             .env("IDSEAL_TLOG__CHECKPOINT_SECS", "1")
     };
     let mut s = serve(free_addr()).start().await;
-    let token = s.token();
     let c = client();
     wait_healthy(&c, &s).await;
     let url = format!("sqlite:{}", data.join("idseal.db").display());
@@ -38,54 +33,7 @@ async fn sigkill_during_audited_actions_keeps_the_log_whole() {
     let before = store.tlog_size().await.unwrap();
     assert!(before > 0, "start-up events are logged");
 
-    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
-    let others: Arc<Mutex<Vec<String>>> = Arc::default();
-    let in_flight = Arc::new(AtomicUsize::new(0));
-    let rotate = s.url("/admin/keys/rotate");
-    let workers: Vec<_> = (0..WORKERS)
-        .map(|w| {
-            let (c, rotate, token) = (c.clone(), rotate.clone(), token.clone());
-            let (acked, others, in_flight) = (acked.clone(), others.clone(), in_flight.clone());
-            let alg = if w % 2 == 0 { "EdDSA" } else { "ES256" };
-            tokio::spawn(async move {
-                loop {
-                    in_flight.fetch_add(1, Ordering::SeqCst);
-                    let res = c
-                        .post(&rotate)
-                        .bearer_auth(&token)
-                        .header("content-type", "application/json")
-                        .body(format!(r#"{{"alg":"{alg}"}}"#))
-                        .send()
-                        .await;
-                    let Ok(res) = res else { return };
-                    let status = res.status().as_u16();
-                    match res.json::<Value>().await {
-                        Ok(v) if status == 200 => {
-                            acked.lock().unwrap().push(v["kid"].as_str().expect("a kid").to_owned());
-                        }
-                        Ok(v) => others.lock().unwrap().push(format!("{status} {v}")),
-                        Err(_) => return,
-                    }
-                    in_flight.fetch_sub(1, Ordering::SeqCst);
-                }
-            })
-        })
-        .collect();
-
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while acked.lock().unwrap().len() < KILL_AFTER {
-        assert!(Instant::now() < deadline, "rotations too slow: {:?}", others.lock().unwrap());
-        assert!(others.lock().unwrap().is_empty(), "rotations refused: {:?}", others.lock().unwrap());
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let in_flight_at_kill = in_flight.load(Ordering::SeqCst);
-    s.sigkill().await;
-    for w in workers {
-        tokio::time::timeout(Duration::from_secs(30), w).await.expect("workers stop").expect("worker panicked");
-    }
-    let acked: BTreeSet<String> = acked.lock().unwrap().iter().cloned().collect();
-    assert!(others.lock().unwrap().is_empty(), "non-200 answers: {:?}", others.lock().unwrap());
-    assert!(in_flight_at_kill > 0, "the kill must land while requests are in flight");
+    let acked = rotations_until_sigkill(&c, &mut s, &["EdDSA", "ES256"], WORKERS, KILL_AFTER).await;
     drop(s);
 
     // Restart on the same data directory; the log verifies with the server running and after.

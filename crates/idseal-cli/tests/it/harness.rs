@@ -1,12 +1,13 @@
 //! Running the binary: commands without inherited `IDSEAL_*` variables, servers that are
 //! SIGKILLed on drop, output capture, HTTP helpers and per-test PostgreSQL databases.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::OsString;
 use std::io::Read as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -351,6 +352,83 @@ impl Server {
         let st = self.wait_exit(Duration::from_secs(10)).await;
         assert_eq!(st.code(), Some(0), "graceful shutdown failed\nstderr:\n{}", self.stderr());
     }
+}
+
+/// Rotate one `alg` key through the admin API with the server's bootstrap token; must be 200.
+pub async fn rotate(c: &reqwest::Client, s: &Server, alg: &str) {
+    let r = c
+        .post(s.url("/admin/keys/rotate"))
+        .bearer_auth(s.token())
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"alg":"{alg}"}}"#))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+/// `workers` clients rotate keys without pause (worker `w` rotates `algs[w % algs.len()]`);
+/// once `kill_after` rotations are acknowledged the server is SIGKILLed with requests in
+/// flight. Returns the kids of every acknowledged rotation. The server's admin rate limit must
+/// be raised out of the way, and every answer before the kill must be 200.
+pub async fn rotations_until_sigkill(
+    c: &reqwest::Client,
+    s: &mut Server,
+    algs: &[&str],
+    workers: usize,
+    kill_after: usize,
+) -> BTreeSet<String> {
+    let acked: Arc<Mutex<Vec<String>>> = Arc::default();
+    let others: Arc<Mutex<Vec<String>>> = Arc::default();
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let (url, token) = (s.url("/admin/keys/rotate"), s.token());
+    let tasks: Vec<_> = (0..workers)
+        .map(|w| {
+            let (c, url, token) = (c.clone(), url.clone(), token.clone());
+            let (acked, others, in_flight) = (acked.clone(), others.clone(), in_flight.clone());
+            let body = format!(r#"{{"alg":"{}"}}"#, algs[w % algs.len()]);
+            tokio::spawn(async move {
+                loop {
+                    in_flight.fetch_add(1, Ordering::SeqCst);
+                    let res = c
+                        .post(&url)
+                        .bearer_auth(&token)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await;
+                    let Ok(res) = res else { return }; // The server is gone.
+                    let status = res.status().as_u16();
+                    match res.json::<Value>().await {
+                        Ok(v) if status == 200 => {
+                            let kid = v["kid"].as_str().expect("rotation answer has a kid").to_owned();
+                            acked.lock().unwrap().push(kid);
+                        }
+                        Ok(v) => others.lock().unwrap().push(format!("{status} {v}")),
+                        Err(_) => return, // Cut off mid-response: not acknowledged.
+                    }
+                    in_flight.fetch_sub(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while acked.lock().unwrap().len() < kill_after {
+        assert!(Instant::now() < deadline, "rotations too slow; other answers: {:?}", others.lock().unwrap());
+        assert!(others.lock().unwrap().is_empty(), "rotations refused: {:?}", others.lock().unwrap());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let in_flight_at_kill = in_flight.load(Ordering::SeqCst);
+    s.sigkill().await;
+    for t in tasks {
+        tokio::time::timeout(Duration::from_secs(30), t).await.expect("workers stop").expect("worker panicked");
+    }
+    let acked: BTreeSet<String> = acked.lock().unwrap().iter().cloned().collect();
+    assert!(others.lock().unwrap().is_empty(), "non-200 answers: {:?}", others.lock().unwrap());
+    assert!(acked.len() >= kill_after, "{} acknowledged", acked.len());
+    assert!(in_flight_at_kill > 0, "the kill must land while requests are in flight");
+    acked
 }
 
 /// An HTTP client with timeouts.

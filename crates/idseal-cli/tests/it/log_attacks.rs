@@ -9,18 +9,8 @@ use crate::harness::{Idseal, PgDb, Server, client, free_addr, wait_healthy};
 
 /// Rotate `n` keys through the admin API (each rotation appends log entries).
 async fn rotate(c: &reqwest::Client, s: &Server, n: usize) {
-    let token = s.token();
     for i in 0..n {
-        let alg = if i % 2 == 0 { "EdDSA" } else { "ES256" };
-        let r = c
-            .post(s.url("/admin/keys/rotate"))
-            .bearer_auth(&token)
-            .header("content-type", "application/json")
-            .body(format!(r#"{{"alg":"{alg}"}}"#))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
+        crate::harness::rotate(c, s, if i % 2 == 0 { "EdDSA" } else { "ES256" }).await;
     }
 }
 

@@ -17,17 +17,8 @@ async fn verify_then_tamper(pg: Option<&PgDb>) {
     assert!(s.stderr().contains("verifier_key") || s.stdout().contains("verifier_key"), "{}", s.stderr());
     let c = client();
     wait_healthy(&c, &s).await;
-    let token = s.token();
     for alg in ["EdDSA", "ES256"] {
-        let r = c
-            .post(s.url("/admin/keys/rotate"))
-            .bearer_auth(&token)
-            .header("content-type", "application/json")
-            .body(format!(r#"{{"alg":"{alg}"}}"#))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
+        crate::harness::rotate(&c, &s, alg).await;
     }
     // Let the background task sign a checkpoint of the grown log.
     tokio::time::sleep(Duration::from_millis(2500)).await;
@@ -92,17 +83,8 @@ async fn log_proof_prints_checked_proofs() {
     let s = Idseal::serve(tmp.path(), &data, addr).start().await;
     let c = client();
     wait_healthy(&c, &s).await;
-    let token = s.token();
     for _ in 0..3 {
-        let r = c
-            .post(s.url("/admin/keys/rotate"))
-            .bearer_auth(&token)
-            .header("content-type", "application/json")
-            .body(r#"{"alg":"EdDSA"}"#)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 200);
+        crate::harness::rotate(&c, &s, "EdDSA").await;
     }
     s.stop().await;
     let proof = |args: &[&str]| {
