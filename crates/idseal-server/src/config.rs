@@ -182,8 +182,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Seconds before a request is abandoned with 503.
     pub request_timeout_secs: u64,
-    /// Header carrying the client IP from a trusted reverse proxy (e.g. `x-forwarded-for`);
-    /// unset means the TCP peer address is the client.
+    /// Header a trusted reverse proxy appends the client IP to (e.g. `x-forwarded-for`); its
+    /// right-most address is the client. Unset means the TCP peer address is the client.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_ip_header: Option<String>,
     /// Database pool.
