@@ -98,6 +98,46 @@ impl Default for TlogConfig {
     }
 }
 
+/// OAuth 2.1 / OpenID Connect provider settings (docs/oauth.md).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuthConfig {
+    /// Accept RFC 7591 dynamic client registration at `POST /oauth/register`.
+    pub dynamic_registration: bool,
+    /// Algorithm of the `pq_sig` claim of ID tokens: `ML-DSA-65` or `EdDSA`.
+    pub pq_sig_alg: String,
+    /// Algorithm of JWT access tokens (RFC 9068): `RS256` by default, as resource servers expect.
+    pub access_token_alg: String,
+    /// Lifetime of access tokens and ID tokens, seconds.
+    pub access_token_secs: u64,
+    /// Lifetime of refresh tokens, days.
+    pub refresh_token_days: u64,
+    /// Lifetime of authorization codes, seconds.
+    pub code_secs: u64,
+    /// Lifetime of browser sessions, hours.
+    pub session_hours: u64,
+    /// Refuse password logins until the account's email address is verified.
+    pub require_verified_email: bool,
+    /// argon2id parameters for new password hashes (older hashes are upgraded at login).
+    pub argon2: idseal_oauth::password::Argon2Params,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        Self {
+            dynamic_registration: false,
+            pq_sig_alg: "ML-DSA-65".into(),
+            access_token_alg: "RS256".into(),
+            access_token_secs: 3600,
+            refresh_token_days: 30,
+            code_secs: 60,
+            session_hours: 24,
+            require_verified_email: true,
+            argon2: idseal_oauth::password::Argon2Params::default(),
+        }
+    }
+}
+
 /// One rate-limit policy as configured.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -194,6 +234,10 @@ pub struct Config {
     pub tlog: TlogConfig,
     /// Rate-limit policies by name.
     pub rate_limits: BTreeMap<String, PolicyConfig>,
+    /// The OAuth 2.1 / OpenID Connect provider.
+    pub oauth: OAuthConfig,
+    /// Outgoing mail (verification and password-reset links).
+    pub mail: crate::mail::MailConfig,
 }
 
 impl Default for Config {
@@ -213,6 +257,8 @@ impl Default for Config {
             keys: KeysConfig::default(),
             tlog: TlogConfig::default(),
             rate_limits: default_rate_limits(),
+            oauth: OAuthConfig::default(),
+            mail: crate::mail::MailConfig::default(),
         }
     }
 }
@@ -239,7 +285,7 @@ pub struct Overrides {
 
 /// Environment variables with the `IDSEAL_` prefix that are not configuration keys.
 const NOT_CONFIG: &[&str] =
-    &["master_key", "test_database_url", "config", "interop_python", "update_openapi", "pkcs11_pin"];
+    &["master_key", "test_database_url", "config", "interop_python", "update_openapi", "pkcs11_pin", "smtp_password"];
 
 /// A validated configuration with its derived values.
 #[derive(Clone, Debug)]
@@ -335,6 +381,16 @@ impl Config {
         if !(1..=86400).contains(&self.tlog.checkpoint_secs) {
             return Err(invalid("tlog.checkpoint_secs", "must be between 1 and 86400"));
         }
+        check_oauth(&self.oauth)?;
+        let needed = [
+            (self.oauth.access_token_alg.parse().unwrap_or(Algorithm::Rs256), "oauth.access_token_alg"),
+            (self.oauth.pq_sig_alg.parse().unwrap_or(Algorithm::MlDsa65), "oauth.pq_sig_alg"),
+        ];
+        for (alg, why) in needed {
+            if !algorithms.contains(&alg) {
+                return Err(invalid("keys.algorithms", format!("must include {} (used by {why})", alg.as_str())));
+            }
+        }
         let mut policies = BTreeMap::new();
         for (name, p) in &self.rate_limits {
             let key = |k: &str| format!("rate_limits.{name}.{k}");
@@ -361,6 +417,29 @@ impl Config {
         }
         Ok(Settings { bind, issuer, database_url, master_key_file, algorithms, policies, config: self })
     }
+}
+
+fn check_oauth(o: &OAuthConfig) -> Result<(), ConfigError> {
+    match o.pq_sig_alg.parse::<Algorithm>() {
+        Ok(Algorithm::MlDsa65 | Algorithm::EdDsa) => {}
+        _ => return Err(invalid("oauth.pq_sig_alg", "must be ML-DSA-65 or EdDSA")),
+    }
+    if o.access_token_alg.parse::<Algorithm>().is_err() {
+        return Err(invalid("oauth.access_token_alg", "must be RS256, ES256, EdDSA or ML-DSA-65"));
+    }
+    if !(60..=86400).contains(&o.access_token_secs) {
+        return Err(invalid("oauth.access_token_secs", "must be between 60 and 86400"));
+    }
+    if !(1..=365).contains(&o.refresh_token_days) {
+        return Err(invalid("oauth.refresh_token_days", "must be between 1 and 365"));
+    }
+    if !(10..=600).contains(&o.code_secs) {
+        return Err(invalid("oauth.code_secs", "must be between 10 and 600"));
+    }
+    if !(1..=24 * 30).contains(&o.session_hours) {
+        return Err(invalid("oauth.session_hours", "must be between 1 and 720"));
+    }
+    o.argon2.validate().map_err(|e| invalid("oauth.argon2", e.description()))
 }
 
 fn check_issuer(i: &str) -> Result<String, ConfigError> {

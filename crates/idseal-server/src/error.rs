@@ -56,6 +56,9 @@ pub enum ApiError {
     /// 503: a dependency is down; retry later.
     #[error("temporarily unavailable: {0}")]
     Unavailable(String),
+    /// An OAuth 2.1 / OIDC protocol error: its RFC code at its RFC status.
+    #[error("oauth: {0}")]
+    OAuth(#[from] idseal_oauth::OAuthError),
     /// 500: a bug or an unexpected failure. The message is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -102,12 +105,37 @@ impl IntoResponse for ApiError {
                 tracing::warn!(%what, "service unavailable");
                 body(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", None)
             }
+            Self::OAuth(e) => oauth_error(&e),
             Self::Internal(what) => {
                 tracing::error!(%what, "internal error");
                 body(StatusCode::INTERNAL_SERVER_ERROR, "server_error", None)
             }
         }
     }
+}
+
+/// An OAuth error as RFC 6749 §5.2 / RFC 6750 §3 answer it: `{error, error_description}` at the
+/// code's status, with the `WWW-Authenticate` challenge for 401 and 403.
+fn oauth_error(e: &idseal_oauth::OAuthError) -> Response {
+    use idseal_oauth::OAuthError as E;
+    if let E::ServerError(what) = e {
+        tracing::error!(%what, "internal error in an OAuth flow");
+        return body(StatusCode::INTERNAL_SERVER_ERROR, "server_error", None);
+    }
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let description: String = e.description().chars().filter(|c| *c != '"' && *c != '\\' && !c.is_control()).collect();
+    let mut r = body(status, e.code(), Some(description.clone()));
+    let challenge = match e {
+        E::InvalidClient(_) => Some("Basic realm=\"idseal\"".to_owned()),
+        E::InvalidToken(_) | E::InsufficientScope(_) => {
+            Some(format!("Bearer error=\"{}\", error_description=\"{description}\"", e.code()))
+        }
+        _ => None,
+    };
+    if let Some(v) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+    }
+    r
 }
 
 /// A JSON body extractor whose every rejection is an [`ApiError`]. The body must be a JSON

@@ -7,12 +7,15 @@
 pub mod audit;
 pub mod config;
 pub mod error;
+pub mod mail;
 pub mod metrics;
 pub mod middleware;
+pub mod oidc;
 pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod tlog;
+pub mod web;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -54,6 +57,31 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/log/checkpoint", post(routes::log::sign_now))
         .route("/admin/audit", get(routes::log::audit))
         .route("/admin/audit/export", get(routes::log::export))
+        .route("/admin/clients", get(routes::oauth::clients::admin_list).post(routes::oauth::clients::admin_create))
+        .route(
+            "/admin/clients/{id}",
+            get(routes::oauth::clients::admin_get).delete(routes::oauth::clients::admin_delete),
+        )
+        .route("/.well-known/openid-configuration", get(routes::oauth::discovery))
+        .route("/oauth/authorize", get(routes::oauth::authorize::authorize))
+        .route("/oauth/authorize/decision", post(routes::oauth::authorize::decision))
+        .route("/oauth/token", post(routes::oauth::token::token))
+        .route("/oauth/userinfo", get(routes::oauth::resource::userinfo).post(routes::oauth::resource::userinfo))
+        .route("/oauth/revoke", post(routes::oauth::resource::revoke))
+        .route("/oauth/introspect", post(routes::oauth::resource::introspect))
+        .route("/oauth/logout", get(routes::oauth::logout::logout_get).post(routes::oauth::logout::logout_post))
+        .route("/oauth/register", post(routes::oauth::clients::dynamic))
+        .route("/login", get(routes::account::login_form).post(routes::account::login))
+        .route("/register", get(routes::account::register_form).post(routes::account::register))
+        .route("/account", get(routes::account::manage::page))
+        .route("/account/verify", get(routes::account::verify_email))
+        .route("/account/forgot", get(routes::account::recovery::forgot_form).post(routes::account::recovery::forgot))
+        .route("/account/reset", get(routes::account::recovery::reset_form).post(routes::account::recovery::reset))
+        .route("/account/sessions", get(routes::account::manage::sessions_json))
+        .route("/account/sessions/{id}/revoke", post(routes::account::manage::revoke_session))
+        .route("/account/consents/{client_id}/revoke", post(routes::account::manage::revoke_consent))
+        .route("/account/password", post(routes::account::manage::change_password))
+        .route("/account/logout", post(routes::account::manage::logout))
         .fallback((|| async { ApiError::NotFound }).layer(observe.clone()))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit))
@@ -156,6 +184,9 @@ fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
                     let now = state.clock.now();
                     if let Err(e) = state.store.purge(now, now.saturating_sub(Duration::from_secs(7 * 86400))).await {
                         tracing::warn!(error = %e, "rate-limit purge failed");
+                    }
+                    if let Err(e) = state.store.purge_oauth(now).await {
+                        tracing::warn!(error = %e, "OAuth purge failed");
                     }
                 }
             }

@@ -3,6 +3,8 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::routes::account::manage;
+use crate::routes::oauth::{self, clients, resource, token};
 use crate::routes::{admin, health, log, wellknown};
 
 struct BearerAuth;
@@ -23,14 +25,19 @@ impl Modify for BearerAuth {
     info(title = "idseal", description = "Document-anchored identity provider", license(name = "Apache-2.0")),
     paths(health::health, health::metrics, wellknown::jwks, wellknown::openapi, admin::list_keys, admin::rotate_key,
           log::checkpoint, log::verifier_key, log::tile, log::entry, log::inclusion, log::consistency,
-          log::sign_now, log::audit, log::export),
+          log::sign_now, log::audit, log::export, oauth::discovery, token::token, resource::userinfo,
+          resource::revoke, resource::introspect, clients::dynamic, clients::admin_create, clients::admin_list,
+          clients::admin_get, clients::admin_delete, manage::sessions_json),
     components(schemas(crate::error::ErrorBody, log::InclusionProof, log::ConsistencyProof, log::AuditPage,
-                      log::AuditEventView, log::Export, log::ExportedEntry)),
+                      log::AuditEventView, log::Export, log::ExportedEntry, token::TokenResponse,
+                      clients::ClientInfo, manage::SessionInfo)),
     modifiers(&BearerAuth),
     tags((name = "operations", description = "Health, metrics, API description"),
          (name = "keys", description = "Public signing keys"),
          (name = "log", description = "The tamper-evident audit log: checkpoints, tiles, entries, proofs"),
-         (name = "admin", description = "Operator API"))
+         (name = "admin", description = "Operator API"),
+         (name = "oauth", description = "OAuth 2.1 / OpenID Connect provider (docs/oauth.md)"),
+         (name = "account", description = "The signed-in user's own account (session cookie)"))
 )]
 struct ApiDoc;
 

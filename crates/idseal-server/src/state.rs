@@ -44,6 +44,9 @@ pub enum StartError {
     /// The audit log cannot be set up (checkpoint key or pseudonymisation key).
     #[error("audit log: {0}")]
     AuditLog(String),
+    /// The mail settings cannot be used.
+    #[error("mail: {0}")]
+    Mail(String),
     /// The listen address cannot be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -88,6 +91,12 @@ pub struct AppState {
     pub bucket_key: Arc<idseal_ratelimit::BucketKey>,
     /// The audit log's checkpoint signer (derived from the master key).
     pub log_signer: Arc<idseal_tlog::Ed25519NoteSigner>,
+    /// Session, CSRF and pairwise-subject keys (derived from the master key).
+    pub oidc: Arc<crate::oidc::OidcSecrets>,
+    /// Outgoing mail.
+    pub mailer: crate::mail::Mailer,
+    /// Password hashes computed at once (each takes `oauth.argon2.memory_kib`).
+    pub password_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -144,6 +153,19 @@ impl AppState {
             store.record(&AuditEvent::new(AuditEventKind::KeyGenerate, now, "system").subject(kid.clone())).await?;
         }
         let bucket_key = Arc::new(idseal_ratelimit::BucketKey::new(&master.derive("idseal/ratelimit-bucket")));
+        let oidc = crate::oidc::OidcSecrets::derive(&master, &settings.config.oauth.argon2);
+        let mailer = match &settings.config.mail.smtp_url {
+            Some(_) => {
+                let password = std::env::var("IDSEAL_SMTP_PASSWORD").ok().map(Zeroizing::new);
+                crate::mail::Mailer::new(&settings.config.mail, password)
+                    .map_err(|e| StartError::Mail(e.to_string()))?
+            }
+            None => {
+                tracing::warn!("mail.smtp_url is not set: verification and password-reset mails will not be sent");
+                crate::mail::Mailer::disabled()
+            }
+        };
+        let slots = std::thread::available_parallelism().map_or(2, std::num::NonZero::get) * 2;
         let state = Self {
             settings: Arc::new(settings),
             store,
@@ -153,6 +175,9 @@ impl AppState {
             metrics: Metrics::default(),
             bucket_key,
             log_signer: Arc::new(log_signer),
+            oidc: Arc::new(oidc),
+            mailer,
+            password_slots: Arc::new(tokio::sync::Semaphore::new(slots)),
         };
         state.update_key_gauge();
         let bootstrap_token = state.issue_bootstrap_token().await?;

@@ -9,13 +9,17 @@
 //! It holds no protocol logic: which key is active, whether an attempt is allowed, what an
 //! audit event means are decided by the cores.
 
+mod accounts;
 mod admin;
 mod audit;
 mod keys;
+mod oauth;
 mod ratelimit;
 pub mod testing;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_oauth;
 #[cfg(test)]
 mod tests_tlog;
 mod tlog;
@@ -29,7 +33,9 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
+pub use accounts::{AccountRow, SessionRow};
 pub use audit::AuditRow;
+pub use oauth::{AccessRow, AccessStatus, ClientRow, CodeOutcome, CodeRow, ConsentRow, GrantRow, RefreshRow};
 pub use tlog::{AuditQuery, HashSnapshot, NewEntry, StoredCheckpoint, StoredEntry};
 
 /// Errors of the store.
@@ -77,6 +83,9 @@ pub enum StoreError {
     /// error); the event was not recorded.
     #[error("audit log: the batch holding this event failed: {0}")]
     BatchFailed(String),
+    /// A unique value is already taken (a client id, an email address); the message says which.
+    #[error("already taken: {0}")]
+    Conflict(String),
 }
 
 #[derive(Clone, Debug)]

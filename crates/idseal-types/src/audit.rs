@@ -31,6 +31,44 @@ pub enum AuditEventKind {
     AdminAuthFail,
     /// The admin bootstrap token was issued.
     AdminBootstrapToken,
+    /// A password login succeeded.
+    LoginSuccess,
+    /// A password login failed (wrong password, unknown account, locked).
+    LoginFailure,
+    /// An account was registered.
+    AccountRegister,
+    /// An account's email address was verified.
+    EmailVerify,
+    /// A signed-in user changed their password.
+    PasswordChange,
+    /// A password-reset mail was requested.
+    PasswordResetRequest,
+    /// A password was reset by an emailed token (every session and grant revoked).
+    PasswordReset,
+    /// A user granted scopes to a client.
+    ConsentGrant,
+    /// A user revoked a client's consent (and its grants).
+    ConsentRevoke,
+    /// Tokens were issued (code exchange or client credentials).
+    TokenIssue,
+    /// A refresh token was rotated.
+    TokenRefresh,
+    /// A token was revoked (RFC 7009).
+    TokenRevoke,
+    /// A rotated or revoked refresh token was used again: every grant of that client and user was revoked.
+    RefreshReuse,
+    /// An authorization code was used twice: the grant it produced was revoked.
+    CodeReplay,
+    /// A browser session was created.
+    SessionCreate,
+    /// A browser session was revoked (by its user, by logout or by a reset).
+    SessionRevoke,
+    /// RP-initiated logout ended a session.
+    Logout,
+    /// An OAuth client was registered.
+    ClientRegister,
+    /// An OAuth client was removed.
+    ClientRemove,
 }
 
 impl AuditEventKind {
@@ -44,6 +82,25 @@ impl AuditEventKind {
             Self::RateLimitLockout => "RATE_LIMIT_LOCKOUT",
             Self::AdminAuthFail => "ADMIN_AUTH_FAIL",
             Self::AdminBootstrapToken => "ADMIN_BOOTSTRAP_TOKEN",
+            Self::LoginSuccess => "LOGIN_SUCCESS",
+            Self::LoginFailure => "LOGIN_FAILURE",
+            Self::AccountRegister => "ACCOUNT_REGISTER",
+            Self::EmailVerify => "EMAIL_VERIFY",
+            Self::PasswordChange => "PASSWORD_CHANGE",
+            Self::PasswordResetRequest => "PASSWORD_RESET_REQUEST",
+            Self::PasswordReset => "PASSWORD_RESET",
+            Self::ConsentGrant => "CONSENT_GRANT",
+            Self::ConsentRevoke => "CONSENT_REVOKE",
+            Self::TokenIssue => "TOKEN_ISSUE",
+            Self::TokenRefresh => "TOKEN_REFRESH",
+            Self::TokenRevoke => "TOKEN_REVOKE",
+            Self::RefreshReuse => "REFRESH_REUSE",
+            Self::CodeReplay => "CODE_REPLAY",
+            Self::SessionCreate => "SESSION_CREATE",
+            Self::SessionRevoke => "SESSION_REVOKE",
+            Self::Logout => "LOGOUT",
+            Self::ClientRegister => "CLIENT_REGISTER",
+            Self::ClientRemove => "CLIENT_REMOVE",
         }
     }
 }

@@ -15,6 +15,10 @@ algorithms = ["EdDSA", "ES256"]
 grace_hours = 48
 refresh_secs = 30
 
+[oauth]
+access_token_alg = "ES256"
+pq_sig_alg = "EdDSA"
+
 [rate_limits.admin]
 key = "ip"
 burst = "30/1m"

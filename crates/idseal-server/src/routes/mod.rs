@@ -1,6 +1,8 @@
 //! HTTP handlers, one module per area.
 
+pub mod account;
 pub mod admin;
 pub mod health;
 pub mod log;
+pub mod oauth;
 pub mod wellknown;

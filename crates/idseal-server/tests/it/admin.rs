@@ -12,7 +12,7 @@ use crate::support::{CLIENT, T0, TestDb, get, post};
 both_backends!(admin_auth_is_required_and_audited, bootstrap_token_is_issued_once);
 
 async fn admin_auth_is_required_and_audited(db: &TestDb) {
-    let s = db.server(|c| c.keys.algorithms = vec!["EdDSA".into()]).await;
+    let s = db.server(crate::support::eddsa_only).await;
     let token = s.token().to_owned();
     assert!(token.starts_with("idseal_admin_"), "token format");
     assert!(token.len() >= 13 + 43, "256-bit token");
@@ -80,7 +80,7 @@ async fn admin_auth_is_required_and_audited(db: &TestDb) {
 async fn bootstrap_token_is_issued_once(db: &TestDb) {
     let config = || {
         let mut c = db.config();
-        c.keys.algorithms = vec!["EdDSA".into()];
+        crate::support::eddsa_only(&mut c);
         c
     };
     let s = db.server(|c| *c = config()).await;

@@ -102,7 +102,12 @@ fn bad_values_name_their_keys() {
     assert_invalid("header", with(|c| c.client_ip_header = Some("x forwarded for".into())), "client_ip_header");
     assert_invalid("data dir", with(|c| c.data_dir = "".into()), "data_dir");
     // Duplicates are folded, not refused.
-    let s = with(|c| c.keys.algorithms = vec!["EdDSA".into(), "EdDSA".into()]).validate().unwrap();
+    let s = with(|c| {
+        crate::support::eddsa_only(c);
+        c.keys.algorithms = vec!["EdDSA".into(), "EdDSA".into()];
+    })
+    .validate()
+    .unwrap();
     assert_eq!(s.algorithms.len(), 1);
 }
 

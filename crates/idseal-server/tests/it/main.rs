@@ -41,6 +41,8 @@ mod bad_input;
 mod config;
 mod keys;
 mod log_http;
+mod oauth_flow;
+mod oauth_support;
 mod openapi;
 mod plumbing;
 mod ratelimit;

@@ -168,6 +168,13 @@ impl Server {
 }
 
 /// The kids in a JWK Set or key list.
+/// Only Ed25519 keys (fast to generate), with the OAuth token algorithms pointed at them.
+pub fn eddsa_only(c: &mut Config) {
+    c.keys.algorithms = vec!["EdDSA".into()];
+    c.oauth.access_token_alg = "EdDSA".into();
+    c.oauth.pq_sig_alg = "EdDSA".into();
+}
+
 pub fn kids(v: &Value) -> Vec<String> {
     v["keys"].as_array().expect("keys").iter().map(|k| k["kid"].as_str().expect("kid").to_owned()).collect()
 }

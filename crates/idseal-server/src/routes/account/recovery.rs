@@ -1,0 +1,139 @@
+//! Password recovery: "forgot password" mails a single-use link (1 h); the reset sets the new
+//! password and, in the same transaction, revokes every session and every grant of the account.
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use idseal_ratelimit::KeyKind;
+use idseal_types::{AuditEvent, AuditEventKind};
+use std::time::Duration;
+
+use super::{TokenQuery, csrf_field, mail_later, posted_form};
+use crate::error::ApiError;
+use crate::oidc::{self, random};
+use crate::state::AppState;
+use crate::web::{self, Meta, Page, SESSION_COOKIE, esc, field, hidden, page_result};
+
+/// `GET /account/forgot`.
+pub async fn forgot_form(State(st): State<AppState>, meta: Meta) -> Response {
+    page_result(forgot_page(&st, &meta, None).await)
+}
+
+async fn forgot_page(st: &AppState, meta: &Meta, error: Option<&str>) -> Result<Response, ApiError> {
+    let (csrf, cookie) = csrf_field(st, meta).await?;
+    let err = error.map(|e| format!("<p class=\"error\">{}</p>", esc(e))).unwrap_or_default();
+    let body = format!(
+        "{err}<form method=\"post\" action=\"/account/forgot\">{csrf}\
+         <label for=\"email\">Email</label><input id=\"email\" type=\"email\" name=\"email\" required>\
+         <button type=\"submit\">Send a reset link</button></form>"
+    );
+    let mut page = Page::new("Reset your password", body);
+    if error.is_some() {
+        page = page.status(StatusCode::BAD_REQUEST);
+    }
+    if let Some(c) = cookie {
+        page = page.cookie(c);
+    }
+    Ok(page.into_response())
+}
+
+/// `POST /account/forgot`: counts against `password_reset` per account (and so per address
+/// asked for, known or not); the answer does not say whether the address is known.
+pub async fn forgot(State(st): State<AppState>, meta: Meta, headers: HeaderMap, body: Bytes) -> Response {
+    let (pairs, _) = match posted_form(&st, &meta, &headers, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    page_result(do_forgot(&st, &meta, &pairs).await)
+}
+
+async fn do_forgot(st: &AppState, meta: &Meta, pairs: &[(String, String)]) -> Result<Response, ApiError> {
+    let Some(email) = field(pairs, "email").and_then(oidc::normalise_email) else {
+        return forgot_page(st, meta, Some("Enter a valid email address.")).await;
+    };
+    oidc::limit(st, "password_reset", KeyKind::Account, &email).await?;
+    if let Some(account) = st.store.account_by_email(&email).await.map_err(ApiError::internal)? {
+        let now = st.clock.now();
+        let token = idseal_oauth::token::opaque("", &random()?);
+        let hash = idseal_oauth::token::sha256_hex(&token);
+        let expires = now.saturating_add(Duration::from_secs(3600));
+        st.store.insert_email_token(&hash, &account.id, "reset", now, expires).await.map_err(ApiError::internal)?;
+        let ev =
+            AuditEvent::new(AuditEventKind::PasswordResetRequest, now, account.id.clone()).subject(account.id.clone());
+        oidc::audit(st, meta, ev).await?;
+        let body = format!(
+            "To choose a new idseal password, open this link within an hour:\n\n{}/account/reset?token={}\n\n\
+             Every session of your account will be signed out. If you did not ask for this, ignore this message.\n",
+            st.settings.issuer,
+            token.as_str()
+        );
+        mail_later(st, &account.email, "Reset your password", body);
+    }
+    Ok(Page::new(
+        "Check your email",
+        "<p>If an account uses this address, we sent it a link to reset the password. The link works for an hour.</p>",
+    )
+    .into_response())
+}
+
+/// `GET /account/reset?token=`: the new-password form.
+pub async fn reset_form(State(st): State<AppState>, meta: Meta, Query(q): Query<TokenQuery>) -> Response {
+    page_result(reset_page(&st, &meta, q.token.as_deref().unwrap_or(""), None).await)
+}
+
+async fn reset_page(st: &AppState, meta: &Meta, token: &str, error: Option<&str>) -> Result<Response, ApiError> {
+    let (csrf, cookie) = csrf_field(st, meta).await?;
+    let err = error.map(|e| format!("<p class=\"error\">{}</p>", esc(e))).unwrap_or_default();
+    let body = format!(
+        "{err}<form method=\"post\" action=\"/account/reset\">{csrf}{t}\
+         <label for=\"password\">New password (at least 10 characters)</label>\
+         <input id=\"password\" type=\"password\" name=\"password\" minlength=\"10\" autocomplete=\"new-password\" required>\
+         <button type=\"submit\">Set password</button></form>",
+        t = hidden("token", token),
+    );
+    let mut page = Page::new("Choose a new password", body);
+    if error.is_some() {
+        page = page.status(StatusCode::BAD_REQUEST);
+    }
+    if let Some(c) = cookie {
+        page = page.cookie(c);
+    }
+    Ok(page.into_response())
+}
+
+/// `POST /account/reset`: token and new password.
+pub async fn reset(State(st): State<AppState>, meta: Meta, headers: HeaderMap, body: Bytes) -> Response {
+    let (pairs, _) = match posted_form(&st, &meta, &headers, &body).await {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    page_result(do_reset(&st, &meta, &pairs).await)
+}
+
+async fn do_reset(st: &AppState, meta: &Meta, pairs: &[(String, String)]) -> Result<Response, ApiError> {
+    let token = field(pairs, "token").unwrap_or("");
+    let password = field(pairs, "password").unwrap_or("");
+    if let Err(e) = idseal_oauth::password::check_policy(password) {
+        return reset_page(st, meta, token, Some(e.description())).await;
+    }
+    let hash = oidc::hash_password(st, password).await?;
+    let now = st.clock.now();
+    let token_hash = idseal_oauth::token::sha256_hex(token);
+    let Some(account_id) = st.store.reset_password(&token_hash, &hash, now).await.map_err(ApiError::internal)? else {
+        return Ok(Page::error(StatusCode::BAD_REQUEST, "Link not valid", "This link is invalid, used or expired.")
+            .into_response());
+    };
+    // The link reached the mailbox: that verifies the address too.
+    st.store.set_email_verified(&account_id, now).await.map_err(ApiError::internal)?;
+    let ev = AuditEvent::new(AuditEventKind::PasswordReset, now, account_id.clone())
+        .subject(account_id)
+        .details(serde_json::json!({"sessions_revoked": "all", "grants_revoked": "all"}));
+    oidc::audit(st, meta, ev).await?;
+    Ok(Page::new(
+        "Password changed",
+        "<p>Your password is changed and every session is signed out. <a href=\"/login\">Sign in</a></p>",
+    )
+    .cookie(web::clear_cookie(SESSION_COOKIE))
+    .into_response())
+}

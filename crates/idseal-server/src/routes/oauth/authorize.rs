@@ -1,0 +1,270 @@
+//! The authorization endpoint (RFC 6749 §4.1, OAuth 2.1, OIDC Core §3.1.2) and the consent
+//! decision. Errors reach the client's redirect URI only once the client and the redirect URI
+//! are known to be valid; before that the browser gets an error page (no open redirector).
+
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use idseal_oauth::OAuthError;
+use idseal_oauth::authorize::{self, AuthorizationRequest, AuthorizeFailure, ValidatedAuthorization};
+use idseal_oauth::client::Client;
+use idseal_oauth::scope::ScopeSet;
+use idseal_store::{CodeRow, SessionRow};
+use idseal_types::{AuditEvent, AuditEventKind};
+
+use crate::error::ApiError;
+use crate::oidc::{self, random};
+use crate::state::AppState;
+use crate::web::{self, Meta, Page, esc, field, form_pairs, hidden, page_result};
+
+/// eIDAS level-of-assurance URIs (design.md "OAuth 2.1": the `acr` of passwordless logins).
+const EIDAS_LOA: [&str; 3] =
+    ["http://eidas.europa.eu/LoA/low", "http://eidas.europa.eu/LoA/substantial", "http://eidas.europa.eu/LoA/high"];
+
+/// `GET /oauth/authorize`.
+pub async fn authorize(State(st): State<AppState>, meta: Meta, RawQuery(q): RawQuery) -> Response {
+    page_result(run(&st, &meta, q.as_deref().unwrap_or(""), None).await)
+}
+
+/// `POST /oauth/authorize/decision`: the consent form's answer (`decision` = `allow` or `deny`,
+/// the original request in `request`, and `csrf`).
+pub async fn decision(State(st): State<AppState>, meta: Meta, headers: HeaderMap, body: axum::body::Bytes) -> Response {
+    page_result(decide(&st, &meta, &headers, &body).await)
+}
+
+async fn decide(st: &AppState, meta: &Meta, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
+    if !web::is_form(headers) {
+        return Ok(
+            Page::error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Request refused", "Expected a form.").into_response()
+        );
+    }
+    let pairs = match form_pairs(body) {
+        Ok(p) => p,
+        Err(e) => return Ok(Page::error(StatusCode::BAD_REQUEST, "Request refused", &e).into_response()),
+    };
+    let session = oidc::current_session(st, meta).await?;
+    if session.is_none() || !oidc::csrf_ok(st, meta, session.as_ref(), field(&pairs, "csrf")) {
+        return Ok(Page::error(
+            StatusCode::FORBIDDEN,
+            "Request refused",
+            "This form has expired or did not come from this site. Go back to the application and start again.",
+        )
+        .into_response());
+    }
+    let allow = match field(&pairs, "decision") {
+        Some("allow") => true,
+        Some("deny") => false,
+        _ => return Ok(Page::error(StatusCode::BAD_REQUEST, "Request refused", "No decision.").into_response()),
+    };
+    run(st, meta, field(&pairs, "request").unwrap_or(""), Some(allow)).await
+}
+
+/// The whole authorization request, with the consent decision when the form gave one.
+async fn run(st: &AppState, meta: &Meta, query: &str, decision: Option<bool>) -> Result<Response, ApiError> {
+    let pairs = match form_pairs(query.as_bytes()) {
+        Ok(p) => p,
+        Err(e) => return Ok(Page::error(StatusCode::BAD_REQUEST, "Sign-in request refused", &e).into_response()),
+    };
+    let req = parse_request(&pairs);
+    let client = match &req.client_id {
+        Some(id) => oidc::load_client(st, id).await?,
+        None => None,
+    };
+    let (client, v) = match (client, authorize::validate(&req, None)) {
+        // `validate` with no client reports the first error that does not need one.
+        (None, Err(AuthorizeFailure::Show(e) | AuthorizeFailure::Redirect { error: e, .. })) => {
+            return Ok(Page::error(StatusCode::BAD_REQUEST, "Sign-in request refused", e.description()).into_response());
+        }
+        (None, Ok(_)) => {
+            return Ok(
+                Page::error(StatusCode::BAD_REQUEST, "Sign-in request refused", "unknown client").into_response()
+            );
+        }
+        (Some(c), _) => match authorize::validate(&req, Some(&c)) {
+            Ok(v) => (c, v),
+            Err(AuthorizeFailure::Show(e)) => {
+                return Ok(
+                    Page::error(StatusCode::BAD_REQUEST, "Sign-in request refused", e.description()).into_response()
+                );
+            }
+            Err(AuthorizeFailure::Redirect { redirect_uri, state, error }) => {
+                return Ok(error_redirect(st, &redirect_uri, state.as_deref(), &error));
+            }
+        },
+    };
+    if v.acr_values.iter().any(|a| EIDAS_LOA.contains(&a.as_str())) {
+        // Password sessions carry no eIDAS level; document-anchored logins (passwordless) will.
+        let e = OAuthError::AccessDenied("the requested level of assurance needs a document-based login".into());
+        return Ok(error_redirect(st, &v.redirect_uri, v.state.as_deref(), &e));
+    }
+    let now = st.clock.now();
+    let session = oidc::current_session(st, meta).await?;
+    let too_old = |s: &SessionRow| {
+        v.max_age.is_some_and(|max| {
+            now.as_secs().saturating_sub(s.auth_time.as_secs()) > i64::try_from(max).unwrap_or(i64::MAX)
+        })
+    };
+    let session = match session {
+        Some(s) if !v.prompt.login && !too_old(&s) => s,
+        _ => {
+            if v.prompt.none {
+                let e = OAuthError::LoginRequired("the user is not signed in".into());
+                return Ok(error_redirect(st, &v.redirect_uri, v.state.as_deref(), &e));
+            }
+            // Back here after the login, without `prompt=login` (it has then been honoured).
+            let again: String = form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(pairs.iter().filter(|(k, _)| k != "prompt").map(|(k, v)| (k.as_str(), v.as_str())))
+                .extend_pairs(
+                    field(&pairs, "prompt")
+                        .map(|p| p.split(' ').filter(|x| *x != "login").collect::<Vec<_>>().join(" "))
+                        .filter(|p| !p.is_empty())
+                        .map(|p| ("prompt", p)),
+                )
+                .finish();
+            let return_to = format!("/oauth/authorize?{again}");
+            let login = format!(
+                "/login?{}",
+                form_urlencoded::Serializer::new(String::new()).append_pair("return_to", &return_to).finish()
+            );
+            return Ok(web::see_other(&login, Vec::new()));
+        }
+    };
+    let Some(account) = st.store.account(&session.account_id).await.map_err(ApiError::internal)? else {
+        let e = OAuthError::LoginRequired("the account no longer exists".into());
+        return Ok(error_redirect(st, &v.redirect_uri, v.state.as_deref(), &e));
+    };
+    let remembered = st
+        .store
+        .consent(&account.id, &client.client_id)
+        .await
+        .map_err(ApiError::internal)?
+        .and_then(|s| ScopeSet::parse(&s).ok())
+        .unwrap_or_default();
+    match decision {
+        Some(false) => {
+            let e = OAuthError::AccessDenied("the user denied the request".into());
+            return Ok(error_redirect(st, &v.redirect_uri, v.state.as_deref(), &e));
+        }
+        Some(true) => {
+            let granted = remembered.union(&v.scope);
+            st.store
+                .grant_consent(&account.id, &client.client_id, &granted.to_string(), now)
+                .await
+                .map_err(ApiError::internal)?;
+            let ev = AuditEvent::new(AuditEventKind::ConsentGrant, now, account.id.clone())
+                .subject(account.id.clone())
+                .details(serde_json::json!({"client_id": client.client_id, "scope": v.scope.to_string()}));
+            oidc::audit(st, meta, ev).await?;
+        }
+        None if v.prompt.consent || !v.scope.is_subset(&remembered) => {
+            if v.prompt.none {
+                let e = OAuthError::ConsentRequired("the user has not consented to these scopes".into());
+                return Ok(error_redirect(st, &v.redirect_uri, v.state.as_deref(), &e));
+            }
+            return consent_page(st, meta, &session, &client, &v, query, &account.email);
+        }
+        None => {}
+    }
+    issue_code(st, &client, &v, &session).await
+}
+
+/// The request's parameters as the core reads them (later values cannot exist: repeats were
+/// refused).
+fn parse_request(pairs: &[(String, String)]) -> AuthorizationRequest {
+    let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    AuthorizationRequest {
+        client_id: get("client_id"),
+        redirect_uri: get("redirect_uri"),
+        response_type: get("response_type"),
+        scope: get("scope"),
+        state: get("state"),
+        nonce: get("nonce"),
+        code_challenge: get("code_challenge"),
+        code_challenge_method: get("code_challenge_method"),
+        prompt: get("prompt"),
+        max_age: get("max_age"),
+        response_mode: get("response_mode"),
+        acr_values: get("acr_values"),
+        login_hint: get("login_hint"),
+        request: get("request"),
+        request_uri: get("request_uri"),
+    }
+}
+
+async fn issue_code(
+    st: &AppState,
+    client: &Client,
+    v: &ValidatedAuthorization,
+    session: &SessionRow,
+) -> Result<Response, ApiError> {
+    let now = st.clock.now();
+    let code = idseal_oauth::token::opaque("", &random()?);
+    let row = CodeRow {
+        code_hash: idseal_oauth::token::sha256_hex(&code),
+        client_id: client.client_id.clone(),
+        account_id: session.account_id.clone(),
+        session_id: Some(session.id.clone()),
+        redirect_uri: v.redirect_uri.clone(),
+        scope: v.scope.to_string(),
+        nonce: v.nonce.clone(),
+        code_challenge: v.code_challenge.clone(),
+        auth_time: session.auth_time,
+        acr: None,
+        created_at: now,
+        expires_at: now.saturating_add(std::time::Duration::from_secs(st.settings.config.oauth.code_secs)),
+    };
+    st.store.insert_code(&row).await.map_err(ApiError::internal)?;
+    let mut params = vec![("code", code.as_str())];
+    if let Some(s) = &v.state {
+        params.push(("state", s));
+    }
+    params.push(("iss", &st.settings.issuer));
+    Ok(web::redirect(StatusCode::FOUND, &authorize::redirect_with(&v.redirect_uri, &params), Vec::new()))
+}
+
+/// Send an error to the (validated) redirect URI, with `state` and `iss` (RFC 9207).
+fn error_redirect(st: &AppState, redirect_uri: &str, state: Option<&str>, e: &OAuthError) -> Response {
+    let mut params = vec![("error", e.code()), ("error_description", e.description())];
+    if let Some(s) = state {
+        params.push(("state", s));
+    }
+    params.push(("iss", &st.settings.issuer));
+    web::redirect(StatusCode::FOUND, &authorize::redirect_with(redirect_uri, &params), Vec::new())
+}
+
+fn scope_label(s: &str) -> &str {
+    match s {
+        "openid" => "Know who you are (a stable identifier for this application)",
+        "profile" => "Your name",
+        "email" => "Your email address and whether it is verified",
+        "offline_access" => "Stay connected when you are not using it (refresh tokens)",
+        other => other,
+    }
+}
+
+fn consent_page(
+    st: &AppState,
+    meta: &Meta,
+    session: &SessionRow,
+    client: &Client,
+    v: &ValidatedAuthorization,
+    query: &str,
+    email: &str,
+) -> Result<Response, ApiError> {
+    let (binding, _) = oidc::csrf_binding(meta, Some(session))?;
+    let items: String = v.scope.iter().map(|s| format!("<li>{}</li>", esc(scope_label(s)))).collect();
+    let host = idseal_oauth::subject::sector_of(&v.redirect_uri).unwrap_or_default();
+    let body = format!(
+        "<p><strong>{name}</strong> ({host}) asks to:</p><ul>{items}</ul>\
+         <p class=\"muted\">Signed in as {email}. You can withdraw this at any time from your account page.</p>\
+         <form method=\"post\" action=\"/oauth/authorize/decision\">{csrf}{req}\
+         <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button> \
+         <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
+        name = esc(&client.name),
+        host = esc(&host),
+        email = esc(email),
+        csrf = hidden("csrf", &oidc::csrf_token(st, &binding)),
+        req = hidden("request", query),
+    );
+    Ok(Page::new("Allow access?", body).into_response())
+}

@@ -1,0 +1,789 @@
+//! OAuth 2.1 / OpenID Connect storage: clients, consents, authorization codes, grants, access
+//! and refresh tokens (docs/design/oauth.md).
+//!
+//! Plain rows, no protocol logic. Every state change that must be atomic is one statement or one
+//! transaction here: code consumption, refresh rotation, revoke-consent (consent + grants),
+//! delete-client (client + grants + consents). Secrets, codes and refresh tokens are stored only
+//! as their SHA-256 (hex), which the caller computes.
+
+use idseal_types::UnixTime;
+
+use crate::{Store, StoreError, with_pool};
+
+/// A registered client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientRow {
+    /// The client identifier (`idc_…`).
+    pub client_id: String,
+    /// Display name.
+    pub name: String,
+    /// SHA-256 (hex) of the secret; `None` for a public client.
+    pub secret_hash: Option<String>,
+    /// Registered redirect URIs, compared by exact string match.
+    pub redirect_uris: Vec<String>,
+    /// Registered post-logout redirect URIs.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Allowed scopes, space-separated.
+    pub scopes: String,
+    /// Token endpoint authentication method (`client_secret_basic`, `client_secret_post`, `none`).
+    pub auth_method: String,
+    /// Allowed grant types.
+    pub grant_types: Vec<String>,
+    /// `id_token_signed_response_alg`.
+    pub id_token_alg: String,
+    /// `pairwise` or `public`.
+    pub subject_type: String,
+    /// Sector identifier for pairwise subjects (fixed at registration).
+    pub sector: String,
+    /// Registered through RFC 7591 dynamic registration.
+    pub dynamic: bool,
+    /// When it was registered.
+    pub created_at: UnixTime,
+}
+
+/// A user's remembered consent to one client.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConsentRow {
+    /// The client.
+    pub client_id: String,
+    /// The union of the scopes granted, space-separated.
+    pub scope: String,
+    /// When it was last granted or widened.
+    pub granted_at: UnixTime,
+}
+
+/// An authorization code, stored by its hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CodeRow {
+    /// SHA-256 (hex) of the code.
+    pub code_hash: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The account that authorized it.
+    pub account_id: String,
+    /// The browser session it was issued in.
+    pub session_id: Option<String>,
+    /// The redirect URI of the authorization request.
+    pub redirect_uri: String,
+    /// The granted scope, space-separated.
+    pub scope: String,
+    /// The request's `nonce`.
+    pub nonce: Option<String>,
+    /// The PKCE S256 challenge.
+    pub code_challenge: String,
+    /// When the user authenticated.
+    pub auth_time: UnixTime,
+    /// Authentication context class, when known.
+    pub acr: Option<String>,
+    /// When it was issued.
+    pub created_at: UnixTime,
+    /// When it expires.
+    pub expires_at: UnixTime,
+}
+
+/// A grant: what one code exchange (or one client_credentials request) created. Its access and
+/// refresh tokens live and die with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GrantRow {
+    /// Grant identifier.
+    pub id: String,
+    /// The client.
+    pub client_id: String,
+    /// The account; `None` for client_credentials.
+    pub account_id: Option<String>,
+    /// The granted scope, space-separated.
+    pub scope: String,
+    /// SHA-256 (hex) of the code it was created from.
+    pub code_hash: Option<String>,
+    /// The browser session of the authorization.
+    pub session_id: Option<String>,
+    /// When the user authenticated.
+    pub auth_time: Option<UnixTime>,
+    /// Authentication context class, when known.
+    pub acr: Option<String>,
+    /// When it was created.
+    pub created_at: UnixTime,
+    /// When it was revoked.
+    pub revoked_at: Option<UnixTime>,
+}
+
+/// An issued access token, recorded by its `jti`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessRow {
+    /// The JWT's `jti`.
+    pub jti: String,
+    /// The grant it belongs to.
+    pub grant_id: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// Its `exp`.
+    pub expires_at: UnixTime,
+}
+
+/// A refresh token, stored by its hash.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshRow {
+    /// SHA-256 (hex) of the token.
+    pub token_hash: String,
+    /// The grant it belongs to.
+    pub grant_id: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The account.
+    pub account_id: String,
+    /// Its scope, space-separated.
+    pub scope: String,
+    /// When it was issued.
+    pub created_at: UnixTime,
+    /// When it expires.
+    pub expires_at: UnixTime,
+    /// When it was used (and replaced by a new one).
+    pub rotated_at: Option<UnixTime>,
+    /// When it was revoked.
+    pub revoked_at: Option<UnixTime>,
+}
+
+/// What [`Store::consume_code`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CodeOutcome {
+    /// First use: the code's row (now marked used).
+    Fresh(CodeRow),
+    /// Already used: the grant its first use created (None if that exchange never completed).
+    Replayed {
+        /// The client the code was issued to.
+        client_id: String,
+        /// The account that authorized it.
+        account_id: String,
+        /// The grant created from it, if any.
+        grant_id: Option<String>,
+    },
+    /// Unknown or expired.
+    Invalid,
+}
+
+/// An access token's standing, for userinfo and introspection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessStatus {
+    /// Its grant (check `revoked_at`).
+    pub grant: GrantRow,
+    /// The access token itself was revoked.
+    pub access_revoked: bool,
+    /// Its `exp`.
+    pub expires_at: UnixTime,
+}
+
+/// Begin a write transaction: `BEGIN IMMEDIATE` on SQLite (takes the write lock at once, so a
+/// deferred transaction cannot fail to upgrade under concurrency), a plain one on PostgreSQL.
+macro_rules! begin_write {
+    ($store:expr, $pool:ident) => {
+        if $store.kind() == $crate::BackendKind::Sqlite {
+            $pool.begin_with("BEGIN IMMEDIATE").await?
+        } else {
+            $pool.begin().await?
+        }
+    };
+}
+pub(crate) use begin_write;
+
+/// Map a unique-constraint violation to [`StoreError::Conflict`].
+pub(crate) fn conflict(e: sqlx::Error, what: &str) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.is_unique_violation() => StoreError::Conflict(what.to_owned()),
+        _ => StoreError::Database(e),
+    }
+}
+
+/// The two statements that revoke the grants matching `filter` (a condition on `grants` whose
+/// parameters start at `$2`; `$1` is the time) and their refresh tokens. Run refresh first.
+pub(crate) fn revoke_grants_sql(filter: &str) -> (String, String) {
+    (
+        format!(
+            "UPDATE refresh_tokens SET revoked_at = $1 WHERE revoked_at IS NULL \
+             AND grant_id IN (SELECT id FROM grants WHERE {filter})"
+        ),
+        format!("UPDATE grants SET revoked_at = $1 WHERE revoked_at IS NULL AND {filter}"),
+    )
+}
+
+fn json_list(v: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn parse_list(s: &str, what: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(s).map_err(|_| StoreError::Corrupt(format!("{what}: not a JSON list of strings")))
+}
+
+const CLIENT_COLS: &str = "client_id, name, secret_hash, redirect_uris, post_logout_redirect_uris, scopes, \
+                           auth_method, grant_types, id_token_alg, subject_type, sector, is_dynamic, created_at";
+
+#[derive(sqlx::FromRow)]
+struct ClientDb {
+    client_id: String,
+    name: String,
+    secret_hash: Option<String>,
+    redirect_uris: String,
+    post_logout_redirect_uris: String,
+    scopes: String,
+    auth_method: String,
+    grant_types: String,
+    id_token_alg: String,
+    subject_type: String,
+    sector: String,
+    is_dynamic: i64,
+    created_at: i64,
+}
+
+impl ClientDb {
+    fn into_row(self) -> Result<ClientRow, StoreError> {
+        let what = format!("client {}", self.client_id);
+        Ok(ClientRow {
+            redirect_uris: parse_list(&self.redirect_uris, &what)?,
+            post_logout_redirect_uris: parse_list(&self.post_logout_redirect_uris, &what)?,
+            grant_types: parse_list(&self.grant_types, &what)?,
+            client_id: self.client_id,
+            name: self.name,
+            secret_hash: self.secret_hash,
+            scopes: self.scopes,
+            auth_method: self.auth_method,
+            id_token_alg: self.id_token_alg,
+            subject_type: self.subject_type,
+            sector: self.sector,
+            dynamic: self.is_dynamic != 0,
+            created_at: UnixTime::from_secs(self.created_at),
+        })
+    }
+}
+
+const CODE_COLS: &str = "code_hash, client_id, account_id, session_id, redirect_uri, scope, nonce, code_challenge, \
+                         auth_time, acr, created_at, expires_at";
+
+#[derive(sqlx::FromRow)]
+struct CodeDb {
+    code_hash: String,
+    client_id: String,
+    account_id: String,
+    session_id: Option<String>,
+    redirect_uri: String,
+    scope: String,
+    nonce: Option<String>,
+    code_challenge: String,
+    auth_time: i64,
+    acr: Option<String>,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl From<CodeDb> for CodeRow {
+    fn from(c: CodeDb) -> Self {
+        Self {
+            code_hash: c.code_hash,
+            client_id: c.client_id,
+            account_id: c.account_id,
+            session_id: c.session_id,
+            redirect_uri: c.redirect_uri,
+            scope: c.scope,
+            nonce: c.nonce,
+            code_challenge: c.code_challenge,
+            auth_time: UnixTime::from_secs(c.auth_time),
+            acr: c.acr,
+            created_at: UnixTime::from_secs(c.created_at),
+            expires_at: UnixTime::from_secs(c.expires_at),
+        }
+    }
+}
+
+const GRANT_COLS: &str =
+    "id, client_id, account_id, scope, code_hash, session_id, auth_time, acr, created_at, revoked_at";
+
+#[derive(sqlx::FromRow)]
+struct GrantDb {
+    id: String,
+    client_id: String,
+    account_id: Option<String>,
+    scope: String,
+    code_hash: Option<String>,
+    session_id: Option<String>,
+    auth_time: Option<i64>,
+    acr: Option<String>,
+    created_at: i64,
+    revoked_at: Option<i64>,
+}
+
+impl From<GrantDb> for GrantRow {
+    fn from(g: GrantDb) -> Self {
+        Self {
+            id: g.id,
+            client_id: g.client_id,
+            account_id: g.account_id,
+            scope: g.scope,
+            code_hash: g.code_hash,
+            session_id: g.session_id,
+            auth_time: g.auth_time.map(UnixTime::from_secs),
+            acr: g.acr,
+            created_at: UnixTime::from_secs(g.created_at),
+            revoked_at: g.revoked_at.map(UnixTime::from_secs),
+        }
+    }
+}
+
+const REFRESH_COLS: &str =
+    "token_hash, grant_id, client_id, account_id, scope, created_at, expires_at, rotated_at, revoked_at";
+
+#[derive(sqlx::FromRow)]
+struct RefreshDb {
+    token_hash: String,
+    grant_id: String,
+    client_id: String,
+    account_id: String,
+    scope: String,
+    created_at: i64,
+    expires_at: i64,
+    rotated_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl From<RefreshDb> for RefreshRow {
+    fn from(r: RefreshDb) -> Self {
+        Self {
+            token_hash: r.token_hash,
+            grant_id: r.grant_id,
+            client_id: r.client_id,
+            account_id: r.account_id,
+            scope: r.scope,
+            created_at: UnixTime::from_secs(r.created_at),
+            expires_at: UnixTime::from_secs(r.expires_at),
+            rotated_at: r.rotated_at.map(UnixTime::from_secs),
+            revoked_at: r.revoked_at.map(UnixTime::from_secs),
+        }
+    }
+}
+
+const INSERT_GRANT: &str = "INSERT INTO grants (id, client_id, account_id, scope, code_hash, session_id, auth_time, \
+                            acr, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+const INSERT_ACCESS: &str = "INSERT INTO access_tokens (jti, grant_id, client_id, expires_at) VALUES ($1, $2, $3, $4)";
+const INSERT_REFRESH: &str = "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, account_id, scope, \
+                              created_at, expires_at, rotated_at, revoked_at) \
+                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+
+/// Bind an [`AccessRow`] to [`INSERT_ACCESS`].
+macro_rules! bind_access {
+    ($a:expr) => {
+        sqlx::query(INSERT_ACCESS).bind(&$a.jti).bind(&$a.grant_id).bind(&$a.client_id).bind($a.expires_at.as_secs())
+    };
+}
+
+/// Bind a [`RefreshRow`] to [`INSERT_REFRESH`].
+macro_rules! bind_refresh {
+    ($r:expr) => {
+        sqlx::query(INSERT_REFRESH)
+            .bind(&$r.token_hash)
+            .bind(&$r.grant_id)
+            .bind(&$r.client_id)
+            .bind(&$r.account_id)
+            .bind(&$r.scope)
+            .bind($r.created_at.as_secs())
+            .bind($r.expires_at.as_secs())
+            .bind($r.rotated_at.map(UnixTime::as_secs))
+            .bind($r.revoked_at.map(UnixTime::as_secs))
+    };
+}
+
+/// A day, in seconds: how long used or expired codes stay for replay detection.
+const CODE_RETENTION_SECS: i64 = 86_400;
+
+impl Store {
+    // --- clients ---
+
+    /// Register a client. A taken `client_id` is [`StoreError::Conflict`].
+    pub async fn insert_client(&self, c: &ClientRow) -> Result<(), StoreError> {
+        let redirect = json_list(&c.redirect_uris)?;
+        let post_logout = json_list(&c.post_logout_redirect_uris)?;
+        let grant_types = json_list(&c.grant_types)?;
+        let sql = format!(
+            "INSERT INTO oauth_clients ({CLIENT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        );
+        with_pool!(self, |pool| sqlx::query(&sql)
+            .bind(&c.client_id)
+            .bind(&c.name)
+            .bind(&c.secret_hash)
+            .bind(&redirect)
+            .bind(&post_logout)
+            .bind(&c.scopes)
+            .bind(&c.auth_method)
+            .bind(&grant_types)
+            .bind(&c.id_token_alg)
+            .bind(&c.subject_type)
+            .bind(&c.sector)
+            .bind(i64::from(c.dynamic))
+            .bind(c.created_at.as_secs())
+            .execute(pool)
+            .await
+            .map_err(|e| conflict(e, "client_id already registered"))?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// The client with this id.
+    pub async fn client(&self, client_id: &str) -> Result<Option<ClientRow>, StoreError> {
+        let sql = format!("SELECT {CLIENT_COLS} FROM oauth_clients WHERE client_id = $1");
+        let row: Option<ClientDb> =
+            with_pool!(self, |pool| sqlx::query_as(&sql).bind(client_id).fetch_optional(pool).await?);
+        row.map(ClientDb::into_row).transpose()
+    }
+
+    /// Every client, oldest first.
+    pub async fn list_clients(&self) -> Result<Vec<ClientRow>, StoreError> {
+        let sql = format!("SELECT {CLIENT_COLS} FROM oauth_clients ORDER BY created_at, client_id");
+        let rows: Vec<ClientDb> = with_pool!(self, |pool| sqlx::query_as(&sql).fetch_all(pool).await?);
+        rows.into_iter().map(ClientDb::into_row).collect()
+    }
+
+    /// Delete a client, revoke all its grants (and their refresh tokens) and delete its consents,
+    /// in one transaction. The revoked grants stay, for replay checks and audit. Returns whether
+    /// the client existed.
+    pub async fn delete_client(&self, client_id: &str, now: UnixTime) -> Result<bool, StoreError> {
+        let (refresh, grants) = revoke_grants_sql("client_id = $2");
+        with_pool!(self, |pool| {
+            let mut tx = begin_write!(self, pool);
+            let n = sqlx::query("DELETE FROM oauth_clients WHERE client_id = $1")
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            sqlx::query(&refresh).bind(now.as_secs()).bind(client_id).execute(&mut *tx).await?;
+            sqlx::query(&grants).bind(now.as_secs()).bind(client_id).execute(&mut *tx).await?;
+            sqlx::query("DELETE FROM consents WHERE client_id = $1").bind(client_id).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(n == 1)
+        })
+    }
+
+    // --- consent ---
+
+    /// The scope `account_id` has consented to for `client_id`.
+    pub async fn consent(&self, account_id: &str, client_id: &str) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = with_pool!(self, |pool| sqlx::query_as(
+            "SELECT scope FROM consents WHERE account_id = $1 AND client_id = $2"
+        )
+        .bind(account_id)
+        .bind(client_id)
+        .fetch_optional(pool)
+        .await?);
+        Ok(row.map(|r| r.0))
+    }
+
+    /// Record consent, replacing the stored scope (the caller passes the union).
+    pub async fn grant_consent(
+        &self,
+        account_id: &str,
+        client_id: &str,
+        scope: &str,
+        now: UnixTime,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, |pool| sqlx::query(
+            "INSERT INTO consents (account_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (account_id, client_id) DO UPDATE SET scope = excluded.scope, granted_at = excluded.granted_at"
+        )
+        .bind(account_id)
+        .bind(client_id)
+        .bind(scope)
+        .bind(now.as_secs())
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(())
+    }
+
+    /// The account's consents, by client id.
+    pub async fn list_consents(&self, account_id: &str) -> Result<Vec<ConsentRow>, StoreError> {
+        let rows: Vec<(String, String, i64)> = with_pool!(self, |pool| sqlx::query_as(
+            "SELECT client_id, scope, granted_at FROM consents WHERE account_id = $1 ORDER BY client_id"
+        )
+        .bind(account_id)
+        .fetch_all(pool)
+        .await?);
+        Ok(rows
+            .into_iter()
+            .map(|(client_id, scope, at)| ConsentRow { client_id, scope, granted_at: UnixTime::from_secs(at) })
+            .collect())
+    }
+
+    /// Delete the consent and revoke that client's grants for the account, in one transaction.
+    /// Returns whether a consent was there.
+    pub async fn revoke_consent(&self, account_id: &str, client_id: &str, now: UnixTime) -> Result<bool, StoreError> {
+        let (refresh, grants) = revoke_grants_sql("client_id = $2 AND account_id = $3");
+        with_pool!(self, |pool| {
+            let mut tx = begin_write!(self, pool);
+            let n = sqlx::query("DELETE FROM consents WHERE account_id = $1 AND client_id = $2")
+                .bind(account_id)
+                .bind(client_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            for sql in [&refresh, &grants] {
+                sqlx::query(sql).bind(now.as_secs()).bind(client_id).bind(account_id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(n == 1)
+        })
+    }
+
+    // --- codes ---
+
+    /// Record an authorization code.
+    pub async fn insert_code(&self, c: &CodeRow) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO auth_codes ({CODE_COLS}, used_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL)"
+        );
+        with_pool!(self, |pool| sqlx::query(&sql)
+            .bind(&c.code_hash)
+            .bind(&c.client_id)
+            .bind(&c.account_id)
+            .bind(&c.session_id)
+            .bind(&c.redirect_uri)
+            .bind(&c.scope)
+            .bind(&c.nonce)
+            .bind(&c.code_challenge)
+            .bind(c.auth_time.as_secs())
+            .bind(&c.acr)
+            .bind(c.created_at.as_secs())
+            .bind(c.expires_at.as_secs())
+            .execute(pool)
+            .await
+            .map_err(|e| conflict(e, "code already recorded"))?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// Use a code: one conditional UPDATE marks it used, so of concurrent uses exactly one gets
+    /// [`CodeOutcome::Fresh`]. A code that was used before is [`CodeOutcome::Replayed`] (even once
+    /// expired, as long as its row is kept: a replay is reported as one), with the grant its first
+    /// use created; an unknown code, or an unused expired one, is [`CodeOutcome::Invalid`].
+    pub async fn consume_code(&self, code_hash: &str, now: UnixTime) -> Result<CodeOutcome, StoreError> {
+        let sql = format!(
+            "UPDATE auth_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 \
+             RETURNING {CODE_COLS}"
+        );
+        let fresh: Option<CodeDb> = with_pool!(self, |pool| sqlx::query_as(&sql)
+            .bind(code_hash)
+            .bind(now.as_secs())
+            .fetch_optional(pool)
+            .await?);
+        if let Some(c) = fresh {
+            return Ok(CodeOutcome::Fresh(c.into()));
+        }
+        let row: Option<(String, String, Option<i64>)> = with_pool!(self, |pool| sqlx::query_as(
+            "SELECT client_id, account_id, used_at FROM auth_codes WHERE code_hash = $1"
+        )
+        .bind(code_hash)
+        .fetch_optional(pool)
+        .await?);
+        let Some((client_id, account_id, Some(_))) = row else {
+            return Ok(CodeOutcome::Invalid);
+        };
+        let grant: Option<(String,)> =
+            with_pool!(self, |pool| sqlx::query_as("SELECT id FROM grants WHERE code_hash = $1")
+                .bind(code_hash)
+                .fetch_optional(pool)
+                .await?);
+        Ok(CodeOutcome::Replayed { client_id, account_id, grant_id: grant.map(|g| g.0) })
+    }
+
+    // --- grants and tokens ---
+
+    /// Record a grant with its first access token and, if any, its refresh token, in one
+    /// transaction. A grant for a code that already has one is [`StoreError::Conflict`].
+    pub async fn issue_grant(
+        &self,
+        g: &GrantRow,
+        access: &AccessRow,
+        refresh: Option<&RefreshRow>,
+    ) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            let mut tx = begin_write!(self, pool);
+            sqlx::query(INSERT_GRANT)
+                .bind(&g.id)
+                .bind(&g.client_id)
+                .bind(&g.account_id)
+                .bind(&g.scope)
+                .bind(&g.code_hash)
+                .bind(&g.session_id)
+                .bind(g.auth_time.map(UnixTime::as_secs))
+                .bind(&g.acr)
+                .bind(g.created_at.as_secs())
+                .bind(g.revoked_at.map(UnixTime::as_secs))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| conflict(e, "grant id or code already used"))?;
+            bind_access!(access).execute(&mut *tx).await.map_err(|e| conflict(e, "jti already recorded"))?;
+            if let Some(r) = refresh {
+                bind_refresh!(r).execute(&mut *tx).await.map_err(|e| conflict(e, "refresh token already recorded"))?;
+            }
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Record an access token of an existing grant (client_credentials).
+    pub async fn insert_access(&self, a: &AccessRow) -> Result<(), StoreError> {
+        with_pool!(self, |pool| bind_access!(a)
+            .execute(pool)
+            .await
+            .map_err(|e| conflict(e, "jti already recorded"))?
+            .rows_affected());
+        Ok(())
+    }
+
+    /// The grant with this id.
+    pub async fn grant(&self, id: &str) -> Result<Option<GrantRow>, StoreError> {
+        let sql = format!("SELECT {GRANT_COLS} FROM grants WHERE id = $1");
+        let row: Option<GrantDb> = with_pool!(self, |pool| sqlx::query_as(&sql).bind(id).fetch_optional(pool).await?);
+        Ok(row.map(Into::into))
+    }
+
+    /// The refresh token with this hash and its grant, whatever their state (the caller checks
+    /// expiry, rotation and revocation, and treats a rotated or revoked token as reuse).
+    pub async fn refresh_token(&self, token_hash: &str) -> Result<Option<(RefreshRow, GrantRow)>, StoreError> {
+        let sql = format!("SELECT {REFRESH_COLS} FROM refresh_tokens WHERE token_hash = $1");
+        let row: Option<RefreshDb> =
+            with_pool!(self, |pool| sqlx::query_as(&sql).bind(token_hash).fetch_optional(pool).await?);
+        let Some(r) = row else { return Ok(None) };
+        let grant = self
+            .grant(&r.grant_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("refresh token of missing grant {}", r.grant_id)))?;
+        Ok(Some((r.into(), grant)))
+    }
+
+    /// Rotate a refresh token, in one transaction: mark the old one rotated if it is still live
+    /// (not rotated, not revoked, not expired, grant not revoked), then record `new_refresh` and
+    /// `access`. Of concurrent rotations of one token exactly one returns true; the others insert
+    /// nothing.
+    pub async fn rotate_refresh(
+        &self,
+        old_hash: &str,
+        now: UnixTime,
+        new_refresh: &RefreshRow,
+        access: &AccessRow,
+    ) -> Result<bool, StoreError> {
+        with_pool!(self, |pool| {
+            let mut tx = begin_write!(self, pool);
+            let n = sqlx::query(
+                "UPDATE refresh_tokens SET rotated_at = $2 WHERE token_hash = $1 AND rotated_at IS NULL \
+                 AND revoked_at IS NULL AND expires_at > $2 AND EXISTS \
+                 (SELECT 1 FROM grants WHERE grants.id = refresh_tokens.grant_id AND grants.revoked_at IS NULL)",
+            )
+            .bind(old_hash)
+            .bind(now.as_secs())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if n != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            bind_refresh!(new_refresh)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| conflict(e, "refresh token already recorded"))?;
+            bind_access!(access).execute(&mut *tx).await.map_err(|e| conflict(e, "jti already recorded"))?;
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
+    /// The standing of the access token `jti`: its grant, whether it was revoked itself, and its
+    /// expiry. `None` if it was never recorded (or was purged after expiry).
+    pub async fn access_status(&self, jti: &str) -> Result<Option<AccessStatus>, StoreError> {
+        let row: Option<(String, i64, Option<i64>)> = with_pool!(self, |pool| sqlx::query_as(
+            "SELECT grant_id, expires_at, revoked_at FROM access_tokens WHERE jti = $1"
+        )
+        .bind(jti)
+        .fetch_optional(pool)
+        .await?);
+        let Some((grant_id, expires_at, revoked_at)) = row else { return Ok(None) };
+        let grant = self
+            .grant(&grant_id)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("access token of missing grant {grant_id}")))?;
+        Ok(Some(AccessStatus {
+            grant,
+            access_revoked: revoked_at.is_some(),
+            expires_at: UnixTime::from_secs(expires_at),
+        }))
+    }
+
+    /// Revoke one access token, only if it was issued to `client_id`. Returns whether it changed.
+    pub async fn revoke_access(&self, jti: &str, client_id: &str, now: UnixTime) -> Result<bool, StoreError> {
+        let n = with_pool!(self, |pool| sqlx::query(
+            "UPDATE access_tokens SET revoked_at = $3 WHERE jti = $1 AND client_id = $2 AND revoked_at IS NULL"
+        )
+        .bind(jti)
+        .bind(client_id)
+        .bind(now.as_secs())
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(n == 1)
+    }
+
+    /// Revoke a grant and its refresh tokens (its access tokens are refused through the grant),
+    /// in one transaction. Returns whether it was live.
+    pub async fn revoke_grant(&self, grant_id: &str, now: UnixTime) -> Result<bool, StoreError> {
+        let (refresh, grants) = revoke_grants_sql("id = $2");
+        with_pool!(self, |pool| {
+            let mut tx = begin_write!(self, pool);
+            sqlx::query(&refresh).bind(now.as_secs()).bind(grant_id).execute(&mut *tx).await?;
+            let n = sqlx::query(&grants).bind(now.as_secs()).bind(grant_id).execute(&mut *tx).await?.rows_affected();
+            tx.commit().await?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Revoke every grant of `client_id` for `account_id` and their refresh tokens (refresh
+    /// token reuse detection), in one transaction. Returns how many grants were live.
+    pub async fn revoke_grants_for(&self, client_id: &str, account_id: &str, now: UnixTime) -> Result<u64, StoreError> {
+        let (refresh, grants) = revoke_grants_sql("client_id = $2 AND account_id = $3");
+        with_pool!(self, |pool| {
+            let mut tx = begin_write!(self, pool);
+            sqlx::query(&refresh).bind(now.as_secs()).bind(client_id).bind(account_id).execute(&mut *tx).await?;
+            let n = sqlx::query(&grants)
+                .bind(now.as_secs())
+                .bind(client_id)
+                .bind(account_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            Ok(n)
+        })
+    }
+
+    /// Delete what has expired: codes a day past expiry, access and refresh tokens past expiry,
+    /// sessions past expiry (revoked or not), used or expired email tokens, and grants left with
+    /// no token and no code (created over a day ago). Returns the number of rows deleted.
+    pub async fn purge_oauth(&self, now: UnixTime) -> Result<u64, StoreError> {
+        let t = now.as_secs();
+        let day_ago = t.saturating_sub(CODE_RETENTION_SECS);
+        let stmts: [(&str, i64); 6] = [
+            ("DELETE FROM auth_codes WHERE expires_at <= $1", day_ago),
+            ("DELETE FROM access_tokens WHERE expires_at <= $1", t),
+            ("DELETE FROM refresh_tokens WHERE expires_at <= $1", t),
+            ("DELETE FROM user_sessions WHERE expires_at <= $1", t),
+            ("DELETE FROM email_tokens WHERE used_at IS NOT NULL OR expires_at <= $1", t),
+            (
+                "DELETE FROM grants WHERE created_at <= $1 \
+                 AND NOT EXISTS (SELECT 1 FROM access_tokens a WHERE a.grant_id = grants.id) \
+                 AND NOT EXISTS (SELECT 1 FROM refresh_tokens r WHERE r.grant_id = grants.id) \
+                 AND NOT EXISTS (SELECT 1 FROM auth_codes c WHERE c.code_hash = grants.code_hash)",
+                day_ago,
+            ),
+        ];
+        let mut total = 0;
+        for (sql, at) in stmts {
+            total += with_pool!(self, |pool| sqlx::query(sql).bind(at).execute(pool).await?.rows_affected());
+        }
+        Ok(total)
+    }
+}
