@@ -36,6 +36,7 @@ macro_rules! both_backends {
     };
 }
 
+mod accounts;
 mod admin;
 mod bad_input;
 mod config;

@@ -99,7 +99,7 @@ fn rand16() -> [u8; 16] {
 /// A browser: a cookie jar and a client address.
 #[derive(Default)]
 pub struct Browser {
-    cookies: Vec<(String, String)>,
+    pub cookies: Vec<(String, String)>,
     pub ip: Option<String>,
 }
 
