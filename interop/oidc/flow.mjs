@@ -221,10 +221,9 @@ async function browse(jar, startUrl, { stopAtLogin = false } = {}) {
       req = { method: "GET", url: new URL(location, req.url).href };
       continue;
     }
-    assert(
-      response.status === 200,
-      `${req.method} ${req.url} answered ${response.status}: ${await snippet(response)}`,
-    );
+    if (response.status !== 200) {
+      throw new Error(`${req.method} ${req.url} answered ${response.status}: ${await snippet(response)}`);
+    }
     const pageUrl = req.url;
     const html = await response.text();
     const forms = parseForms(html, pageUrl).filter((f) => f.method === "post");

@@ -62,12 +62,17 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// OAuth clients: add, list, remove.
+    Clients {
+        #[command(subcommand)]
+        command: crate::clients::ClientsCommand,
+    },
     /// The tamper-evident audit log: `verify`.
     Log {
         #[command(subcommand)]
         command: crate::log::LogCommand,
     },
-    /// Benchmarks next to their raw limits (`--suite foundation|vds|tlog|all`); JSON results in
+    /// Benchmarks next to their raw limits (`--suite foundation|vds|tlog|oauth|all`); JSON results in
     /// `--out-dir` (default bench-results/).
     Bench(crate::bench::BenchArgs),
     /// Visible Digital Seals: dev-ca, issue, inspect, verify, render, decode-image.
@@ -152,6 +157,7 @@ pub(crate) fn main() -> ExitCode {
             Command::Serve(cfg) => serve(cfg).await,
             Command::Config { command: ConfigCommand::Check { cfg, json } } => config_check(&cfg, json),
             Command::Keys { command } => keys(command).await,
+            Command::Clients { command } => crate::clients::run(command).await,
             Command::Log { command } => crate::log::run(command).await,
             Command::Bench(args) => crate::bench::run(args).await,
             Command::Vds { command } => crate::vds::run(command),
@@ -242,7 +248,7 @@ fn redact_url(url: &str) -> String {
     }
 }
 
-async fn open(cfg: &ConfigArgs) -> Result<(AppState, FirstStart), ExitCode> {
+pub(crate) async fn open(cfg: &ConfigArgs) -> Result<(AppState, FirstStart), ExitCode> {
     let s = load_settings(cfg)?;
     init_logging(&s);
     open_settings(s).await
@@ -257,7 +263,7 @@ async fn open_settings(s: Settings) -> Result<(AppState, FirstStart), ExitCode> 
 
 /// Log generated keys and show the bootstrap token. With `json` output the token goes to
 /// stderr, so stdout stays one JSON document and the token is not lost in a pipe.
-async fn announce(st: &AppState, first: &FirstStart, json: bool) -> Result<(), ExitCode> {
+pub(crate) async fn announce(st: &AppState, first: &FirstStart, json: bool) -> Result<(), ExitCode> {
     for kid in &first.generated_kids {
         tracing::info!(%kid, "generated signing key");
     }

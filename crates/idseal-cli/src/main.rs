@@ -4,6 +4,7 @@ mod bench;
 mod bench_tlog;
 mod bench_vds;
 mod cli;
+mod clients;
 mod log;
 mod log_proof;
 mod vds;

@@ -16,6 +16,7 @@ mod crash_log;
 mod first_start;
 mod log_attacks;
 mod log_cli;
+mod oidc_interop;
 mod postgres;
 mod rotate_cli;
 mod signals;
