@@ -66,7 +66,7 @@ pub fn router(state: AppState) -> Router {
         .route("/oauth/authorize", get(routes::oauth::authorize::authorize))
         .route("/oauth/authorize/decision", post(routes::oauth::authorize::decision))
         .route("/oauth/token", post(routes::oauth::token::token))
-        .route("/oauth/userinfo", get(routes::oauth::resource::userinfo).post(routes::oauth::resource::userinfo))
+        .route("/oauth/userinfo", get(routes::oauth::resource::userinfo).post(routes::oauth::resource::userinfo_post))
         .route("/oauth/revoke", post(routes::oauth::resource::revoke))
         .route("/oauth/introspect", post(routes::oauth::resource::introspect))
         .route("/oauth/logout", get(routes::oauth::logout::logout_get).post(routes::oauth::logout::logout_post))

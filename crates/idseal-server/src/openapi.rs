@@ -3,8 +3,8 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::account::manage;
-use crate::routes::oauth::{self, clients, resource, token};
+use crate::routes::account::{self, manage, recovery};
+use crate::routes::oauth::{self, authorize, clients, logout, resource, token};
 use crate::routes::{admin, health, log, wellknown};
 
 struct BearerAuth;
@@ -27,7 +27,11 @@ impl Modify for BearerAuth {
           log::checkpoint, log::verifier_key, log::tile, log::entry, log::inclusion, log::consistency,
           log::sign_now, log::audit, log::export, oauth::discovery, token::token, resource::userinfo,
           resource::revoke, resource::introspect, clients::dynamic, clients::admin_create, clients::admin_list,
-          clients::admin_get, clients::admin_delete, manage::sessions_json),
+          clients::admin_get, clients::admin_delete, manage::sessions_json, resource::userinfo_post,
+          authorize::authorize, authorize::decision, logout::logout_get, logout::logout_post, account::login_form,
+          account::login, account::register_form, account::register, account::verify_email, recovery::forgot_form,
+          recovery::forgot, recovery::reset_form, recovery::reset, manage::page, manage::revoke_session,
+          manage::revoke_consent, manage::change_password, manage::logout),
     components(schemas(crate::error::ErrorBody, log::InclusionProof, log::ConsistencyProof, log::AuditPage,
                       log::AuditEventView, log::Export, log::ExportedEntry, token::TokenResponse,
                       clients::ClientInfo, manage::SessionInfo)),

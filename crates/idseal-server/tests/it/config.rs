@@ -143,7 +143,7 @@ fn bad_rate_limits_name_the_policy() {
 fn toml_file_loads_and_overrides_win() {
     let c = load_toml(
         "bind = \"0.0.0.0:9000\"\nissuer = \"https://id.example.com\"\n\n[keys]\ngrace_hours = 48\nalgorithms = [\"EdDSA\"]\n\n\
-         [rate_limits.admin]\nkey = \"ip\"\nburst = \"7/1m\"\nlockout = [\"2m\"]\nroutes = [\"/admin/*\"]\n",
+         [oauth]\naccess_token_alg = \"EdDSA\"\npq_sig_alg = \"EdDSA\"\n\n[rate_limits.admin]\nkey = \"ip\"\nburst = \"7/1m\"\nlockout = [\"2m\"]\nroutes = [\"/admin/*\"]\n",
     )
     .unwrap();
     assert_eq!(c.bind, "0.0.0.0:9000");

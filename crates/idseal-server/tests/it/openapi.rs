@@ -29,6 +29,28 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/admin/log/checkpoint", &["post"]),
     ("/admin/audit", &["get"]),
     ("/admin/audit/export", &["get"]),
+    ("/admin/clients", &["get", "post"]),
+    ("/admin/clients/{id}", &["get", "delete"]),
+    ("/.well-known/openid-configuration", &["get"]),
+    ("/oauth/authorize", &["get"]),
+    ("/oauth/authorize/decision", &["post"]),
+    ("/oauth/token", &["post"]),
+    ("/oauth/userinfo", &["get", "post"]),
+    ("/oauth/revoke", &["post"]),
+    ("/oauth/introspect", &["post"]),
+    ("/oauth/logout", &["get", "post"]),
+    ("/oauth/register", &["post"]),
+    ("/login", &["get", "post"]),
+    ("/register", &["get", "post"]),
+    ("/account", &["get"]),
+    ("/account/verify", &["get"]),
+    ("/account/forgot", &["get", "post"]),
+    ("/account/reset", &["get", "post"]),
+    ("/account/sessions", &["get"]),
+    ("/account/sessions/{id}/revoke", &["post"]),
+    ("/account/consents/{client_id}/revoke", &["post"]),
+    ("/account/password", &["post"]),
+    ("/account/logout", &["post"]),
 ];
 
 const METHODS: &[&str] = &["get", "post", "put", "patch", "delete"];
@@ -103,15 +125,17 @@ fn document_describes_every_route() {
 /// Every documented operation is routed (not 404 or 405) and every undocumented method of a
 /// documented path is refused with 405.
 async fn router_serves_exactly_the_documented_operations(db: &TestDb) {
-    let s = db.server(|c| c.keys.algorithms = vec!["EdDSA".into()]).await;
+    let s = db.server(crate::support::eddsa_only).await;
     let doc = document();
     for (path, item) in doc["paths"].as_object().unwrap() {
         for m in METHODS {
             let method = Method::from_bytes(m.to_uppercase().as_bytes()).unwrap();
             let r = Req::new(method, path).bearer(s.token()).json("{}").send(&s.app).await;
-            if item.get(*m).is_some() {
+            if let Some(op) = item.get(*m) {
+                // A documented 404 (an unknown `{id}`) is the handler's answer, not the router's.
+                let not_found_ok = r.status == StatusCode::NOT_FOUND && op["responses"].get("404").is_some();
                 assert!(
-                    r.status != StatusCode::NOT_FOUND && r.status != StatusCode::METHOD_NOT_ALLOWED,
+                    not_found_ok || (r.status != StatusCode::NOT_FOUND && r.status != StatusCode::METHOD_NOT_ALLOWED),
                     "documented {m} {path} answered {}",
                     r.status
                 );

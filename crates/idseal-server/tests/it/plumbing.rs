@@ -18,7 +18,7 @@ both_backends!(
 );
 
 async fn server(db: &TestDb) -> Server {
-    db.server(|c| c.keys.algorithms = vec!["EdDSA".into()]).await
+    db.server(crate::support::eddsa_only).await
 }
 
 /// Every kind of response the router makes without a working database or a timeout.
@@ -56,7 +56,7 @@ async fn security_headers_on_every_response(db: &TestDb) {
     // 429 too.
     let limited = db
         .server(|c| {
-            c.keys.algorithms = vec!["EdDSA".into()];
+            crate::support::eddsa_only(c);
             c.rate_limits.insert("admin".into(), crate::support::admin_policy("1/1m", &[]));
         })
         .await;
@@ -75,7 +75,7 @@ async fn security_headers_on_every_response(db: &TestDb) {
     // HSTS is sent when the issuer is https://.
     let mut config = db.config();
     config.issuer = Some("https://id.example.com/".into());
-    config.keys.algorithms = vec!["EdDSA".into()];
+    crate::support::eddsa_only(&mut config);
     let settings = config.validate().unwrap();
     assert_eq!(settings.issuer, "https://id.example.com");
     let state = idseal_server::state::AppState { settings: std::sync::Arc::new(settings), ..s.state.clone() };
@@ -112,7 +112,7 @@ async fn request_ids(db: &TestDb) {
 
 async fn unknown_routes_and_methods_are_json(db: &TestDb) {
     let s = server(db).await;
-    for path in ["/nope", "/admin", "/admin/keys/", "/admin/keys/rotate/x", "/.well-known/openid-configuration", "/"] {
+    for path in ["/nope", "/admin", "/admin/keys/", "/admin/keys/rotate/x", "/.well-known/openid-config", "/"] {
         let r = get(path).send(&s.app).await;
         r.assert_error(StatusCode::NOT_FOUND, "not_found");
         assert_eq!(r.json(), serde_json::json!({"error": "not_found"}), "{path}");
@@ -205,7 +205,7 @@ async fn database_down_fails_closed(db: &TestDb) {
 async fn timeout_is_a_json_503_with_headers(db: &TestDb) {
     let s = db
         .server(|c| {
-            c.keys.algorithms = vec!["EdDSA".into()];
+            crate::support::eddsa_only(c);
             c.request_timeout_secs = 1;
             c.database.acquire_timeout_secs = 30;
         })

@@ -14,7 +14,7 @@ both_backends!(
 
 async fn server(db: &TestDb, burst: &str, lockout: &[&str]) -> Server {
     db.server(|c| {
-        c.keys.algorithms = vec!["EdDSA".into()];
+        crate::support::eddsa_only(c);
         c.rate_limits.insert("admin".into(), admin_policy(burst, lockout));
     })
     .await
@@ -110,7 +110,7 @@ async fn exact_under_concurrency(db: &TestDb) {
 async fn proxy_header_trusts_only_the_right_most_address(db: &TestDb) {
     let s = db
         .server(|c| {
-            c.keys.algorithms = vec!["EdDSA".into()];
+            crate::support::eddsa_only(c);
             c.client_ip_header = Some("x-forwarded-for".into());
             c.rate_limits.insert("admin".into(), admin_policy("3/1m", &[]));
         })

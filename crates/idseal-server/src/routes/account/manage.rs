@@ -24,6 +24,10 @@ fn fmt_time(t: idseal_types::UnixTime) -> String {
 }
 
 /// `GET /account`.
+#[utoipa::path(
+    get, path = "/account", tag = "account",
+    responses((status = 200, description = "HTML page", content_type = "text/html"), (status = 303, description = "Redirect"))
+)]
 pub async fn page(State(st): State<AppState>, meta: Meta) -> Response {
     page_result(render(&st, &meta, None).await)
 }
@@ -142,6 +146,11 @@ async fn signed_in_form(
 }
 
 /// `POST /account/sessions/{id}/revoke`.
+#[utoipa::path(
+    post, path = "/account/sessions/{id}/revoke", tag = "account",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "HTML form fields with `csrf`"),
+    responses((status = 303, description = "Redirect"), (status = 403, description = "CSRF token missing or wrong (HTML)", content_type = "text/html"), (status = 404, description = "No such session of this user (HTML)", content_type = "text/html"))
+)]
 pub async fn revoke_session(
     State(st): State<AppState>,
     meta: Meta,
@@ -174,6 +183,11 @@ pub async fn revoke_session(
 
 /// `POST /account/consents/{client_id}/revoke`: withdraw consent; the client's grants for
 /// this user are revoked with it.
+#[utoipa::path(
+    post, path = "/account/consents/{client_id}/revoke", tag = "account",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "HTML form fields with `csrf`"),
+    responses((status = 303, description = "Redirect"), (status = 403, description = "CSRF token missing or wrong (HTML)", content_type = "text/html"), (status = 404, description = "No such consent (HTML)", content_type = "text/html"))
+)]
 pub async fn revoke_consent(
     State(st): State<AppState>,
     meta: Meta,
@@ -203,6 +217,11 @@ pub async fn revoke_consent(
 
 /// `POST /account/password`: current and new password. The current one is checked like a
 /// sign-in (same rate limits and lockouts); every other session is signed out.
+#[utoipa::path(
+    post, path = "/account/password", tag = "account",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "HTML form fields with `csrf`"),
+    responses((status = 303, description = "Redirect"), (status = 401, description = "Wrong current password (HTML)", content_type = "text/html"), (status = 403, description = "CSRF token missing or wrong (HTML)", content_type = "text/html"))
+)]
 pub async fn change_password(State(st): State<AppState>, meta: Meta, headers: HeaderMap, body: Bytes) -> Response {
     let (pairs, session) = match signed_in_form(&st, &meta, &headers, &body).await {
         Ok(v) => v,
@@ -246,6 +265,11 @@ pub async fn change_password(State(st): State<AppState>, meta: Meta, headers: He
 }
 
 /// `POST /account/logout`.
+#[utoipa::path(
+    post, path = "/account/logout", tag = "account",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "HTML form fields with `csrf`"),
+    responses((status = 200, description = "HTML page", content_type = "text/html"), (status = 403, description = "CSRF token missing or wrong (HTML)", content_type = "text/html"))
+)]
 pub async fn logout(State(st): State<AppState>, meta: Meta, headers: HeaderMap, body: Bytes) -> Response {
     let (_, session) = match signed_in_form(&st, &meta, &headers, &body).await {
         Ok(v) => v,

@@ -101,12 +101,21 @@ async fn login_page(
 }
 
 /// `GET /login`.
+#[utoipa::path(
+    get, path = "/login", tag = "account",
+    responses((status = 200, description = "HTML page", content_type = "text/html"))
+)]
 pub async fn login_form(State(st): State<AppState>, meta: Meta, Query(q): Query<ReturnTo>) -> Response {
     page_result(login_page(&st, &meta, &safe_return(q.return_to.as_deref()), None, StatusCode::OK).await)
 }
 
 /// `POST /login`: email and password. Counts against `login_ip` and `login_email` before the
 /// password is checked; unknown emails cost the same as wrong passwords.
+#[utoipa::path(
+    post, path = "/login", tag = "account",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "HTML form fields with `csrf`"),
+    responses((status = 303, description = "Redirect"), (status = 401, description = "Wrong email or password (HTML)", content_type = "text/html"), (status = 403, description = "CSRF token missing or wrong (HTML)", content_type = "text/html"), (status = 429, description = "Rate limited or locked out (HTML, Retry-After)", content_type = "text/html"))
+)]
 pub async fn login(State(st): State<AppState>, meta: Meta, headers: HeaderMap, body: Bytes) -> Response {
     let (pairs, old) = match posted_form(&st, &meta, &headers, &body).await {
         Ok(v) => v,
@@ -192,6 +201,10 @@ pub async fn check_password(
 }
 
 /// `GET /register`.
+#[utoipa::path(
+    get, path = "/register", tag = "account",
+    responses((status = 200, description = "HTML page", content_type = "text/html"))
+)]
 pub async fn register_form(State(st): State<AppState>, meta: Meta, Query(q): Query<ReturnTo>) -> Response {
     page_result(register_page(&st, &meta, &safe_return(q.return_to.as_deref()), None).await)
 }
@@ -215,6 +228,11 @@ async fn register_page(st: &AppState, meta: &Meta, return_to: &str, error: Optio
 /// `POST /register`: email, password, optional name. Counts against `registration` per IP.
 /// The answer is the same for a new and a known email; the owner of a known one gets a
 /// notice by mail instead of a second account.
+#[utoipa::path(
+    post, path = "/register", tag = "account",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "HTML form fields with `csrf`"),
+    responses((status = 200, description = "HTML page", content_type = "text/html"), (status = 400, description = "HTML error page", content_type = "text/html"), (status = 403, description = "CSRF token missing or wrong (HTML)", content_type = "text/html"), (status = 429, description = "Rate limited (HTML)", content_type = "text/html"))
+)]
 pub async fn register(State(st): State<AppState>, meta: Meta, headers: HeaderMap, body: Bytes) -> Response {
     let (pairs, _) = match posted_form(&st, &meta, &headers, &body).await {
         Ok(v) => v,
@@ -324,6 +342,10 @@ pub struct TokenQuery {
 }
 
 /// `GET /account/verify?token=`: mark the email verified (single use).
+#[utoipa::path(
+    get, path = "/account/verify", tag = "account",
+    responses((status = 200, description = "HTML page", content_type = "text/html"), (status = 400, description = "HTML error page", content_type = "text/html"))
+)]
 pub async fn verify_email(State(st): State<AppState>, meta: Meta, Query(q): Query<TokenQuery>) -> Response {
     page_result(do_verify(&st, &meta, q.token.as_deref()).await)
 }

@@ -16,6 +16,10 @@ use crate::state::AppState;
 use crate::web::{self, Meta, Page, SESSION_COOKIE, esc, field, hidden, page_result};
 
 /// `GET /account/forgot`.
+#[utoipa::path(
+    get, path = "/account/forgot", tag = "account",
+    responses((status = 200, description = "HTML page", content_type = "text/html"))
+)]
 pub async fn forgot_form(State(st): State<AppState>, meta: Meta) -> Response {
     page_result(forgot_page(&st, &meta, None).await)
 }
@@ -40,6 +44,11 @@ async fn forgot_page(st: &AppState, meta: &Meta, error: Option<&str>) -> Result<
 
 /// `POST /account/forgot`: counts against `password_reset` per account (and so per address
 /// asked for, known or not); the answer does not say whether the address is known.
+#[utoipa::path(
+    post, path = "/account/forgot", tag = "account",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "HTML form fields with `csrf`"),
+    responses((status = 200, description = "HTML page", content_type = "text/html"), (status = 403, description = "CSRF token missing or wrong (HTML)", content_type = "text/html"), (status = 429, description = "Rate limited (HTML)", content_type = "text/html"))
+)]
 pub async fn forgot(State(st): State<AppState>, meta: Meta, headers: HeaderMap, body: Bytes) -> Response {
     let (pairs, _) = match posted_form(&st, &meta, &headers, &body).await {
         Ok(v) => v,
@@ -78,6 +87,10 @@ async fn do_forgot(st: &AppState, meta: &Meta, pairs: &[(String, String)]) -> Re
 }
 
 /// `GET /account/reset?token=`: the new-password form.
+#[utoipa::path(
+    get, path = "/account/reset", tag = "account",
+    responses((status = 200, description = "HTML page", content_type = "text/html"))
+)]
 pub async fn reset_form(State(st): State<AppState>, meta: Meta, Query(q): Query<TokenQuery>) -> Response {
     page_result(reset_page(&st, &meta, q.token.as_deref().unwrap_or(""), None).await)
 }
@@ -103,6 +116,11 @@ async fn reset_page(st: &AppState, meta: &Meta, token: &str, error: Option<&str>
 }
 
 /// `POST /account/reset`: token and new password.
+#[utoipa::path(
+    post, path = "/account/reset", tag = "account",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "HTML form fields with `csrf`"),
+    responses((status = 200, description = "HTML page", content_type = "text/html"), (status = 400, description = "HTML error page", content_type = "text/html"), (status = 403, description = "CSRF token missing or wrong (HTML)", content_type = "text/html"))
+)]
 pub async fn reset(State(st): State<AppState>, meta: Meta, headers: HeaderMap, body: Bytes) -> Response {
     let (pairs, _) = match posted_form(&st, &meta, &headers, &body).await {
         Ok(v) => v,

@@ -22,12 +22,21 @@ const EIDAS_LOA: [&str; 3] =
     ["http://eidas.europa.eu/LoA/low", "http://eidas.europa.eu/LoA/substantial", "http://eidas.europa.eu/LoA/high"];
 
 /// `GET /oauth/authorize`.
+#[utoipa::path(
+    get, path = "/oauth/authorize", tag = "oauth",
+    responses((status = 302, description = "To the client with `code`, `state`, `iss`, or with an RFC 6749 error"), (status = 303, description = "Redirect"), (status = 200, description = "HTML page", content_type = "text/html"), (status = 400, description = "HTML error page", content_type = "text/html"))
+)]
 pub async fn authorize(State(st): State<AppState>, meta: Meta, RawQuery(q): RawQuery) -> Response {
     page_result(run(&st, &meta, q.as_deref().unwrap_or(""), None).await)
 }
 
 /// `POST /oauth/authorize/decision`: the consent form's answer (`decision` = `allow` or `deny`,
 /// the original request in `request`, and `csrf`).
+#[utoipa::path(
+    post, path = "/oauth/authorize/decision", tag = "oauth",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "HTML form fields with `csrf`"),
+    responses((status = 302, description = "To the client with `code` or `access_denied`"), (status = 403, description = "CSRF token missing or wrong (HTML)", content_type = "text/html"))
+)]
 pub async fn decision(State(st): State<AppState>, meta: Meta, headers: HeaderMap, body: axum::body::Bytes) -> Response {
     page_result(decide(&st, &meta, &headers, &body).await)
 }

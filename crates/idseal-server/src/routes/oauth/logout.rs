@@ -18,11 +18,20 @@ use crate::state::AppState;
 use crate::web::{self, Meta, Page, SESSION_COOKIE, field, form_pairs, hidden, page_result};
 
 /// `GET /oauth/logout`.
+#[utoipa::path(
+    get, path = "/oauth/logout", tag = "oauth",
+    responses((status = 302, description = "To the registered post_logout_redirect_uri"), (status = 200, description = "HTML page", content_type = "text/html"), (status = 400, description = "HTML error page", content_type = "text/html"))
+)]
 pub async fn logout_get(State(st): State<AppState>, meta: Meta, RawQuery(q): RawQuery) -> Response {
     page_result(run(&st, &meta, q.as_deref().unwrap_or("").as_bytes(), false).await)
 }
 
 /// `POST /oauth/logout` (form: the same parameters, plus `csrf` when confirming).
+#[utoipa::path(
+    post, path = "/oauth/logout", tag = "oauth",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "HTML form fields with `csrf`"),
+    responses((status = 302, description = "To the registered post_logout_redirect_uri"), (status = 200, description = "HTML page", content_type = "text/html"), (status = 400, description = "HTML error page", content_type = "text/html"))
+)]
 pub async fn logout_post(State(st): State<AppState>, meta: Meta, headers: HeaderMap, body: Bytes) -> Response {
     if !web::is_form(&headers) {
         return Page::error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Sign-out refused", "Expected a form.").into_response();

@@ -99,6 +99,19 @@ pub async fn userinfo(State(st): State<AppState>, headers: HeaderMap) -> Result<
     Ok(Json(Value::Object(out)))
 }
 
+/// `POST /oauth/userinfo` (OIDC Core §5.3.1 allows both methods).
+#[utoipa::path(
+    post, path = "/oauth/userinfo", tag = "oauth",
+    responses(
+        (status = 200, description = "Claims of the token's user", body = Object),
+        (status = 401, description = "invalid_token", body = crate::error::ErrorBody),
+        (status = 403, description = "insufficient_scope", body = crate::error::ErrorBody),
+    )
+)]
+pub async fn userinfo_post(st: State<AppState>, headers: HeaderMap) -> Result<Json<Value>, ApiError> {
+    userinfo(st, headers).await
+}
+
 fn grant_scope(g: &GrantRow) -> Result<ScopeSet, ApiError> {
     ScopeSet::parse(&g.scope).map_err(|_| ApiError::internal("stored grant scope is invalid"))
 }
