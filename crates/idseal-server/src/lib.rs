@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .route("/account/forgot", get(routes::account::recovery::forgot_form).post(routes::account::recovery::forgot))
         .route("/account/reset", get(routes::account::recovery::reset_form).post(routes::account::recovery::reset))
         .route("/account/sessions", get(routes::account::manage::sessions_json))
+        .route("/account/audit", get(routes::account::manage::audit_export))
         .route("/account/sessions/{id}/revoke", post(routes::account::manage::revoke_session))
         .route("/account/consents/{client_id}/revoke", post(routes::account::manage::revoke_consent))
         .route("/account/password", post(routes::account::manage::change_password))

@@ -415,8 +415,14 @@ pub async fn export(State(st): State<AppState>, _admin: Admin, q: Params) -> Res
     let subject =
         bounded_text(&p, "subject")?.ok_or_else(|| ApiError::InvalidRequest("`subject` is required".into()))?;
     let from = p.get("from_index").map(|v| decimal("from_index", v)).transpose()?.unwrap_or(0);
-    let cp = crate::tlog::sign_checkpoint(&st).await.map_err(ApiError::internal)?;
-    let pseudonym = st.store.audit_subject_pseudonym(&subject).map_err(ApiError::internal)?;
+    subject_export(&st, &subject, from).await.map(Json)
+}
+
+/// Every log entry about `subject` from log index `from` (at most a page), each with its
+/// inclusion proof against a checkpoint signed now, so that the export is complete.
+pub async fn subject_export(st: &AppState, subject: &str, from: u64) -> Result<Export, ApiError> {
+    let cp = crate::tlog::sign_checkpoint(st).await.map_err(ApiError::internal)?;
+    let pseudonym = st.store.audit_subject_pseudonym(subject).map_err(ApiError::internal)?;
     let limit = u32::try_from(MAX_EXPORT + 1).unwrap_or(u32::MAX);
     let mut rows = if from < cp.size {
         st.store.tlog_entries_by_subject(&pseudonym, from, cp.size, limit).await.map_err(ApiError::internal)?
@@ -429,12 +435,12 @@ pub async fn export(State(st): State<AppState>, _admin: Admin, q: Params) -> Res
         let proof = st.store.tlog_inclusion_proof(e.index, cp.size).await.map_err(ApiError::internal)?;
         entries.push(ExportedEntry { index: e.index, entry: b64(&e.data), inclusion_proof: b64_all(&proof) });
     }
-    Ok(Json(Export {
+    Ok(Export {
         subject_pseudonym: pseudonym,
         checkpoint: cp.note,
         size: cp.size,
         root: b64(&cp.root),
         entries,
         next_index,
-    }))
+    })
 }

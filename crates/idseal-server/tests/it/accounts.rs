@@ -19,6 +19,7 @@ both_backends!(
     sessions_are_listed_and_revocable,
     consent_is_remembered_and_revocable,
     authorization_requests_are_checked,
+    users_export_their_own_audit_record,
 );
 
 async fn with_mail(db: &TestDb, sink: &SmtpSink) -> Server {
@@ -388,4 +389,71 @@ async fn authorization_requests_are_checked(db: &TestDb) {
     let done = b.login(&s, &r, EMAIL, PASSWORD).await;
     assert!(!done.header("location").contains("prompt=login"), "{}", done.header("location"));
     assert_eq!(b.get(&s, done.header("location")).await.status, StatusCode::FOUND);
+}
+
+/// Right of access: a signed-in user gets every log entry about their account (sign-in,
+/// consent, tokens…), each with an inclusion proof against a signed checkpoint, and nothing
+/// about anyone else.
+async fn users_export_their_own_audit_record(db: &TestDb) {
+    use base64::Engine as _;
+    use idseal_tlog::hash::leaf_hash;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let s = provider(db, |_| {}).await;
+    let c = client(&s, json!({})).await;
+    let alice = account(&s, EMAIL).await;
+    let carol = account(&s, "carol@example.org").await;
+    let mut a = Browser::default();
+    exchange(&s, &c, &get_code(&s, &mut a, &c.id, "openid offline_access").await).await;
+    let mut cb = Browser::default();
+    let login = cb.get(&s, "/login").await;
+    assert_eq!(
+        cb.submit(&s, &login, &[("email", "carol@example.org"), ("password", PASSWORD)]).await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    get("/account/audit").send(&s.app).await.assert_error(StatusCode::UNAUTHORIZED, "invalid_token");
+    let r = a.get(&s, "/account/audit?from_index=x").await;
+    r.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    let r = a.get(&s, "/account/audit").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+    let ex = r.json();
+    let vkey = get("/log/verifier-key").send(&s.app).await.text();
+    let v = idseal_tlog::NoteVerifier::from_vkey(vkey.trim_end()).unwrap();
+    let cp = idseal_tlog::Checkpoint::open(
+        ex["checkpoint"].as_str().unwrap().as_bytes(),
+        v.name(),
+        std::slice::from_ref(&v),
+    )
+    .unwrap();
+    let mine = s.state.store.audit_subject_pseudonym(&alice.id).unwrap();
+    assert_eq!(ex["subject_pseudonym"], mine.as_str());
+    let all = s.state.store.tlog_entries(0, 100_000).await.unwrap();
+    let expected: Vec<u64> =
+        all.iter().filter(|e| e.subject_pseudonym.as_deref() == Some(mine.as_str())).map(|e| e.index).collect();
+    let entries = ex["entries"].as_array().unwrap();
+    assert_eq!(entries.iter().map(|e| e["index"].as_u64().unwrap()).collect::<Vec<_>>(), expected);
+    // Sign-in, session, consent and token issue are all there.
+    assert!(entries.len() >= 4, "{ex}");
+    for e in entries {
+        let data = b64.decode(e["entry"].as_str().unwrap()).unwrap();
+        let proof: Vec<idseal_tlog::Hash> = e["inclusion_proof"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| b64.decode(h.as_str().unwrap()).unwrap().try_into().unwrap())
+            .collect();
+        idseal_tlog::proof::verify_inclusion(
+            &leaf_hash(&data),
+            e["index"].as_u64().unwrap(),
+            cp.size(),
+            &proof,
+            cp.root(),
+        )
+        .unwrap();
+    }
+    // Carol's export holds none of Alice's entries.
+    let theirs = cb.get(&s, "/account/audit").await.json();
+    let carols = s.state.store.audit_subject_pseudonym(&carol.id).unwrap();
+    assert_eq!(theirs["subject_pseudonym"], carols.as_str());
+    assert!(theirs["entries"].as_array().unwrap().iter().all(|e| !expected.contains(&e["index"].as_u64().unwrap())));
 }

@@ -47,6 +47,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/account/forgot", &["get", "post"]),
     ("/account/reset", &["get", "post"]),
     ("/account/sessions", &["get"]),
+    ("/account/audit", &["get"]),
     ("/account/sessions/{id}/revoke", &["post"]),
     ("/account/consents/{client_id}/revoke", &["post"]),
     ("/account/password", &["post"]),

@@ -83,6 +83,8 @@ async fn render(st: &AppState, meta: &Meta, notice: Option<&str>) -> Result<Resp
          <label for=\"current\">Current password</label><input id=\"current\" type=\"password\" name=\"current_password\" autocomplete=\"current-password\" required>\
          <label for=\"new\">New password</label><input id=\"new\" type=\"password\" name=\"new_password\" minlength=\"10\" autocomplete=\"new-password\" required>\
          <button type=\"submit\">Change password</button></form>\
+         <h2>Your audit record</h2><p><a href=\"/account/audit\">Every audit-log entry about you</a>, with \
+         the proofs that it is in the signed log (JSON).</p>\
          <form method=\"post\" action=\"/account/logout\">{csrf}<button type=\"submit\">Sign out</button></form>",
         email = esc(&account.email),
     );
@@ -129,6 +131,36 @@ pub async fn sessions_json(State(st): State<AppState>, meta: Meta) -> Result<Jso
             })
             .collect(),
     ))
+}
+
+/// Query of the account's audit export.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    /// Continue from this log index.
+    from_index: Option<u64>,
+}
+
+/// `GET /account/audit`: the signed-in user's right of access (GDPR art. 15) to the audit
+/// log: every entry about their account, each with an inclusion proof against a checkpoint
+/// signed now, and that checkpoint (docs/audit-log.md explains how to check them offline).
+#[utoipa::path(
+    get, path = "/account/audit", tag = "account",
+    params(("from_index" = Option<u64>, Query, description = "Continue from this log index")),
+    responses(
+        (status = 200, description = "Entries about the caller with proofs", body = crate::routes::log::Export),
+        (status = 400, body = crate::error::ErrorBody),
+        (status = 401, body = crate::error::ErrorBody),
+    )
+)]
+pub async fn audit_export(
+    State(st): State<AppState>,
+    meta: Meta,
+    q: Result<axum::extract::Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<crate::routes::log::Export>, ApiError> {
+    let session = oidc::current_session(&st, &meta).await?.ok_or(ApiError::Unauthorized)?;
+    let from = q.map_err(|e| ApiError::InvalidRequest(e.body_text()))?.0.from_index.unwrap_or(0);
+    crate::routes::log::subject_export(&st, &session.account_id, from).await.map(Json)
 }
 
 /// Run a signed-in, CSRF-checked form action.
