@@ -90,6 +90,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(cfg.max_body_bytes))
         .layer(CatchPanicLayer::custom(|_| ApiError::Internal("handler panicked".into()).into_response()))
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::timeout))
+        .layer(axum::middleware::from_fn(middleware::cors))
         // Outside the panic and timeout layers, so that their answers carry the headers too.
         .layer(axum::middleware::from_fn_with_state(state.clone(), middleware::security_headers))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))

@@ -64,6 +64,39 @@ pub async fn security_headers(State(st): State<AppState>, req: Request, next: Ne
     res
 }
 
+/// Paths that browser-based clients (single-page apps, public clients) call across origins.
+/// They take no cookies, so any origin may call them: `Access-Control-Allow-Origin: *` without
+/// credentials. The browser pages and the admin API are same-origin only.
+const CORS_PATHS: &[&str] = &[
+    "/.well-known/openid-configuration",
+    "/.well-known/jwks.json",
+    "/oauth/token",
+    "/oauth/userinfo",
+    "/oauth/revoke",
+];
+
+/// CORS for [`CORS_PATHS`]: answers preflights (204) and marks the answers readable.
+pub async fn cors(req: Request, next: Next) -> Response {
+    if !CORS_PATHS.contains(&req.uri().path()) {
+        return next.run(req).await;
+    }
+    if req.method() == axum::http::Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        let mut r = axum::http::StatusCode::NO_CONTENT.into_response();
+        let h = r.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST"));
+        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("authorization, content-type"));
+        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        return r;
+    }
+    let mut r = next.run(req).await;
+    let h = r.headers_mut();
+    h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("www-authenticate, retry-after"));
+    r
+}
+
 /// Abandon a request after `request_timeout_secs` with the JSON 503 of every other error.
 pub async fn timeout(State(st): State<AppState>, req: Request, next: Next) -> Response {
     let limit = Duration::from_secs(st.settings.config.request_timeout_secs);

@@ -400,8 +400,28 @@ async fn rp_initiated_logout(db: &TestDb) {
 
 async fn discovery_and_dynamic_registration(db: &TestDb) {
     let s = provider(db, |_| {}).await;
-    let d = get("/.well-known/openid-configuration").send(&s.app).await.json();
+    let r = get("/.well-known/openid-configuration").send(&s.app).await;
+    assert_eq!(r.header("access-control-allow-origin"), "*", "browser clients read discovery");
+    let d = r.json();
     let issuer = s.state.settings.issuer.clone();
+    // CORS preflight for the token endpoint (public clients in browsers); none for the pages.
+    let pre = crate::support::Req::new(axum::http::Method::OPTIONS, "/oauth/token")
+        .header("origin", "https://spa.example")
+        .header("access-control-request-method", "POST")
+        .send(&s.app)
+        .await;
+    assert_eq!(pre.status, StatusCode::NO_CONTENT);
+    assert_eq!(pre.header("access-control-allow-origin"), "*");
+    assert!(pre.headers.get("access-control-allow-credentials").is_none());
+    assert!(
+        get("/login")
+            .header("origin", "https://spa.example")
+            .send(&s.app)
+            .await
+            .headers
+            .get("access-control-allow-origin")
+            .is_none()
+    );
     assert_eq!(d["issuer"], issuer.as_str());
     assert_eq!(d["token_endpoint"], format!("{issuer}/oauth/token"));
     assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
