@@ -137,6 +137,7 @@ pub struct Store {
     sqlite_path: Option<PathBuf>,
     pseudonym: Option<Arc<idseal_tlog::entry::PseudonymKey>>,
     group: Arc<audit::GroupCommit>,
+    hash_cache: Arc<tlog::HashCache>,
 }
 
 impl Store {
@@ -158,7 +159,13 @@ impl Store {
                 .connect_with(o)
                 .await
                 .map_err(StoreError::Connect)?;
-            Ok(Self { backend: Backend::Sqlite(pool), sqlite_path: Some(path), pseudonym: None, group: Arc::default() })
+            Ok(Self {
+                backend: Backend::Sqlite(pool),
+                sqlite_path: Some(path),
+                pseudonym: None,
+                group: Arc::default(),
+                hash_cache: Arc::default(),
+            })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let o = PgConnectOptions::from_str(url).map_err(|_| StoreError::BadUrl)?;
             let pool = PgPoolOptions::new()
@@ -167,7 +174,13 @@ impl Store {
                 .connect_with(o)
                 .await
                 .map_err(StoreError::Connect)?;
-            Ok(Self { backend: Backend::Postgres(pool), sqlite_path: None, pseudonym: None, group: Arc::default() })
+            Ok(Self {
+                backend: Backend::Postgres(pool),
+                sqlite_path: None,
+                pseudonym: None,
+                group: Arc::default(),
+                hash_cache: Arc::default(),
+            })
         } else {
             Err(StoreError::BadUrl)
         }

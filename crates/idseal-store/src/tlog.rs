@@ -79,6 +79,34 @@ pub(crate) struct AuditInsert<'a> {
     pub(crate) details: String,
 }
 
+/// Hashes of complete subtrees of height [`CACHE_MIN_LEVEL`] and up, kept in memory once read.
+/// A complete subtree's hash never changes (the log is append-only, and the database refuses
+/// updates), and these upper nodes are shared by every proof, so a proof reads only its few
+/// lowest nodes from the database. At most [`CACHE_MAX`] hashes (~8 MiB); when full, nothing
+/// more is kept. `idseal log verify` never uses this cache: it reads the database.
+#[derive(Debug, Default)]
+pub(crate) struct HashCache(std::sync::RwLock<HashMap<Subtree, Hash>>);
+
+/// The lowest level cached: subtrees of 16 leaves and up (one in 16 of the stored hashes).
+const CACHE_MIN_LEVEL: u8 = 4;
+/// Most hashes cached.
+const CACHE_MAX: usize = 150_000;
+
+impl HashCache {
+    fn get(&self, s: &Subtree) -> Option<Hash> {
+        self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(s).copied()
+    }
+
+    fn keep(&self, found: &HashMap<Subtree, Hash>) {
+        let mut m = self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (s, h) in found {
+            if s.level >= CACHE_MIN_LEVEL && m.len() < CACHE_MAX {
+                m.insert(*s, *h);
+            }
+        }
+    }
+}
+
 /// Subtree hashes read from the database for one root or proof: a [`HashReader`] snapshot.
 #[derive(Debug, Default)]
 pub struct HashSnapshot(HashMap<Subtree, Hash>);
@@ -210,10 +238,19 @@ impl Store {
     /// needs up to 2 log2(n) hashes; one round trip each made proofs ~10x slower).
     pub async fn tlog_snapshot(&self, subtrees: &[Subtree]) -> Result<HashSnapshot, StoreError> {
         let mut out = HashMap::new();
-        if subtrees.is_empty() {
+        let mut missing = Vec::new();
+        for s in subtrees {
+            match self.hash_cache.get(s) {
+                Some(h) => {
+                    out.insert(*s, h);
+                }
+                None => missing.push(*s),
+            }
+        }
+        if missing.is_empty() {
             return Ok(HashSnapshot(out));
         }
-        let keys = subtrees
+        let keys = missing
             .iter()
             .map(|s| Ok((i32::from(s.level), to_i64(s.index)?)))
             .collect::<Result<Vec<_>, StoreError>>()?;
@@ -227,10 +264,13 @@ impl Store {
             }
             qb.build_query_as().fetch_all(pool).await?
         });
+        let mut found = HashMap::with_capacity(rows.len());
         for (level, idx, h) in rows {
             let level = u8::try_from(level).map_err(|_| StoreError::Corrupt(format!("tlog hash level {level}")))?;
-            out.insert(Subtree { level, index: to_u64(idx)? }, to_hash(&h)?);
+            found.insert(Subtree { level, index: to_u64(idx)? }, to_hash(&h)?);
         }
+        self.hash_cache.keep(&found);
+        out.extend(found);
         Ok(HashSnapshot(out))
     }
 
