@@ -173,8 +173,14 @@ pub fn register(meta: &ClientMetadata, random: &[u8; 48]) -> Result<NewClient, O
 
     let name = meta.client_name.as_deref().unwrap_or("Unnamed client");
     let chars = name.chars().count();
-    if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(char::is_control) {
-        return Err(bad("client_name must be 1 to 100 characters without control characters"));
+    // Bidirectional and invisible format characters could make a consent page show a name
+    // other than the one registered.
+    let spoofing = |c: char| {
+        c.is_control()
+            || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
+    };
+    if chars == 0 || chars > MAX_NAME_CHARS || name.chars().any(spoofing) {
+        return Err(bad("client_name must be 1 to 100 characters without control or format characters"));
     }
 
     let auth_method = match meta.token_endpoint_auth_method.as_deref() {
@@ -240,7 +246,7 @@ pub fn register(meta: &ClientMetadata, random: &[u8; 48]) -> Result<NewClient, O
     let client_id = format!("idc_{}", token::new_id(id_random));
     let secret = (auth_method != AuthMethod::None).then(|| token::opaque("ids_", secret_random));
     let secret_hash = secret.as_ref().map(|s| token::sha256_hex(s));
-    let sector = meta.redirect_uris.first().and_then(|u| subject::sector_of(u)).unwrap_or_else(|| client_id.clone());
+    let sector = sector(&meta.redirect_uris, subject_type, &client_id)?;
 
     let client = Client {
         client_id,
@@ -260,6 +266,26 @@ pub fn register(meta: &ClientMetadata, random: &[u8; 48]) -> Result<NewClient, O
 
 fn server_error() -> OAuthError {
     OAuthError::ServerError("bad randomness length".into())
+}
+
+/// The sector of a client's pairwise subjects (OIDC Core §8.1): the one host of its redirect
+/// URIs. A pairwise client whose redirect URIs span hosts is refused (a
+/// `sector_identifier_uri` would be needed, and it is not supported): otherwise a client could
+/// list another relying party's host first and receive that party's subjects. Clients whose
+/// redirect URIs have no public host (loopback, native-app schemes) or none at all get their
+/// own client id as the sector, so they never share subjects with one another.
+fn sector(redirect_uris: &[String], subject_type: SubjectType, client_id: &str) -> Result<String, OAuthError> {
+    let mut hosts: Vec<String> = redirect_uris.iter().filter_map(|u| subject::sector_of(u)).collect();
+    hosts.sort();
+    hosts.dedup();
+    let loopback = |h: &str| matches!(h, "localhost" | "127.0.0.1" | "[::1]");
+    match hosts.as_slice() {
+        [one] if !loopback(one) && redirect_uris.iter().all(|u| subject::sector_of(u).is_some()) => Ok(one.clone()),
+        [_, _, ..] if subject_type == SubjectType::Pairwise => Err(OAuthError::InvalidClientMetadata(
+            "a pairwise client's redirect URIs must share one host (sector_identifier_uri is not supported)".into(),
+        )),
+        _ => Ok(client_id.to_owned()),
+    }
 }
 
 /// Check one redirect URI against the registration rules (OAuth 2.1 §2.3.1, RFC 8252 §7):
@@ -426,6 +452,20 @@ mod tests {
     }
 
     #[test]
+    fn pairwise_sectors_cannot_be_borrowed_or_shared() {
+        // Two hosts: refused for pairwise (a client could claim another party's host first).
+        let two = meta(&["https://victim.example/cb", "https://evil.example/cb"]);
+        assert!(matches!(register(&two, &RANDOM), Err(OAuthError::InvalidClientMetadata(_))));
+        let same = meta(&["https://rp.example/a", "https://RP.example/b"]);
+        assert_eq!(register(&same, &RANDOM).unwrap().client.sector, "rp.example");
+        // Loopback and native-app redirect URIs: the client's own sector.
+        for uris in [&["http://127.0.0.1:9/cb"][..], &["http://localhost/cb"], &["com.example.app:/cb"]] {
+            let n = register(&meta(uris), &RANDOM).unwrap();
+            assert_eq!(n.client.sector, n.client.client_id, "{uris:?}");
+        }
+    }
+
+    #[test]
     fn register_public_and_m2m() {
         let mut m = meta(&["com.example.app:/cb", "http://127.0.0.1:8080/cb"]);
         m.token_endpoint_auth_method = Some("none".into());
@@ -494,6 +534,8 @@ mod tests {
         assert!(metadata(with(&|m| m.client_name = Some(String::new()))));
         assert!(metadata(with(&|m| m.client_name = Some("a".repeat(101)))));
         assert!(metadata(with(&|m| m.client_name = Some("evil\u{7}name".into()))));
+        assert!(metadata(with(&|m| m.client_name = Some("Bank\u{202e}lanigiro".into()))), "bidi override");
+        assert!(metadata(with(&|m| m.client_name = Some("Pay\u{200b}Pal".into()))), "zero-width space");
         assert!(register(&with(&|m| m.client_name = Some("é".repeat(100))), &RANDOM).is_ok());
         assert!(register(&with(&|m| m.response_types = Some(vec!["code".into()])), &RANDOM).is_ok());
     }

@@ -33,12 +33,22 @@ fn write_value(value: &Value, out: &mut String) -> Result<(), OAuthError> {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                let _ = write!(out, "{i}");
-            } else if let Some(u) = n.as_u64() {
-                let _ = write!(out, "{u}");
-            } else {
-                return Err(OAuthError::InvalidRequest("pq_sig covers only integer numbers".into()));
+            // RFC 8785 writes numbers as IEEE doubles in ECMAScript form; integers up to 2^53
+            // are exact there and print as plain decimals. Larger ones (and fractions) are
+            // refused rather than written in a form other verifiers would not reproduce.
+            const EXACT: u64 = 1 << 53;
+            match (n.as_i64(), n.as_u64()) {
+                (Some(i), _) if i.unsigned_abs() <= EXACT => {
+                    let _ = write!(out, "{i}");
+                }
+                (None, Some(u)) if u <= EXACT => {
+                    let _ = write!(out, "{u}");
+                }
+                _ => {
+                    return Err(OAuthError::InvalidRequest(
+                        "pq_sig covers only integers of magnitude at most 2^53".into(),
+                    ));
+                }
             }
         }
         Value::String(s) => write_string(s, out),
@@ -172,9 +182,13 @@ mod tests {
         );
         assert_eq!(canon(&json!("\u{1}\u{8}\u{c}\t\r\u{1f}\u{7f}")), "\"\\u0001\\b\\f\\t\\r\\u001f\u{7f}\"");
         assert_eq!(
-            canon(&json!([1, -5, 0, 9_007_199_254_740_991_i64, u64::MAX])),
-            "[1,-5,0,9007199254740991,18446744073709551615]"
+            canon(&json!([1, -5, 0, 9_007_199_254_740_992_i64, -9_007_199_254_740_992_i64])),
+            "[1,-5,0,9007199254740992,-9007199254740992]"
         );
+        // Beyond 2^53 a double cannot hold the integer exactly: refused, not mis-written.
+        for big in [json!(9_007_199_254_740_993_i64), json!(u64::MAX), json!(-9_007_199_254_740_993_i64), json!(1.5)] {
+            assert!(jcs(&big).is_err(), "{big}");
+        }
         assert_eq!(canon(&json!({})), "{}");
         assert_eq!(canon(&json!([])), "[]");
     }
@@ -279,8 +293,8 @@ mod tests {
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(Value::from),
-            any::<u64>().prop_map(Value::from),
+            (-(1_i64 << 53)..=(1_i64 << 53)).prop_map(Value::from),
+            (0_u64..=(1_u64 << 53)).prop_map(Value::from),
             any::<String>().prop_map(Value::String),
         ];
         leaf.prop_recursive(4, 64, 8, |inner| {

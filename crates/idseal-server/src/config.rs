@@ -187,6 +187,7 @@ fn default_rate_limits() -> BTreeMap<String, PolicyConfig> {
         ("siwe_wallet", pc(Wallet, "5/5m", Some("10/1h"), &["5m", "1h"], &[])),
         ("token", pc(Client, "60/1m", Some("600/1h"), &[], &[])),
         ("password_reset", pc(Account, "3/5m", Some("5/1h"), &["10m", "1h"], &[])),
+        ("password_reset_ip", pc(Ip, "10/5m", Some("30/1h"), &["10m", "1h"], &[])),
         ("payment_charge", pc(Client, "10/1m", Some("100/1h"), &[], &[])),
         ("auth_initiate", pc(Ip, "10/1m", None, &[], &[])),
         ("enroll", pc(Ip, "5/1h", None, &[], &[])),

@@ -63,7 +63,10 @@ pub fn router(state: AppState) -> Router {
             get(routes::oauth::clients::admin_get).delete(routes::oauth::clients::admin_delete),
         )
         .route("/.well-known/openid-configuration", get(routes::oauth::discovery))
-        .route("/oauth/authorize", get(routes::oauth::authorize::authorize))
+        .route(
+            "/oauth/authorize",
+            get(routes::oauth::authorize::authorize).post(routes::oauth::authorize::authorize_post),
+        )
         .route("/oauth/authorize/decision", post(routes::oauth::authorize::decision))
         .route("/oauth/token", post(routes::oauth::token::token))
         .route("/oauth/userinfo", get(routes::oauth::resource::userinfo).post(routes::oauth::resource::userinfo_post))

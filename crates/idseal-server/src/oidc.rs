@@ -238,7 +238,7 @@ pub fn email_hash(email: &str) -> String {
 /// Verify a password against a stored argon2id hash off the async threads, at most
 /// `password_slots` at a time (each hash holds `oauth.argon2.memory_kib` of memory).
 pub async fn verify_password(st: &AppState, password: &str, phc: &str) -> Result<bool, ApiError> {
-    let _slot = st.password_slots.acquire().await.map_err(|_| ApiError::internal("password slots closed"))?;
+    let _slot = password_slot(st).await?;
     let (pw, phc) = (Zeroizing::new(password.to_owned()), phc.to_owned());
     tokio::task::spawn_blocking(move || idseal_oauth::password::verify(&pw, &phc))
         .await
@@ -248,7 +248,7 @@ pub async fn verify_password(st: &AppState, password: &str, phc: &str) -> Result
 
 /// Hash a new password with the configured argon2id parameters (same bounds as verification).
 pub async fn hash_password(st: &AppState, password: &str) -> Result<String, ApiError> {
-    let _slot = st.password_slots.acquire().await.map_err(|_| ApiError::internal("password slots closed"))?;
+    let _slot = password_slot(st).await?;
     let salt: [u8; 16] = random()?;
     let params = st.settings.config.oauth.argon2;
     let pw = Zeroizing::new(password.to_owned());
@@ -256,4 +256,14 @@ pub async fn hash_password(st: &AppState, password: &str) -> Result<String, ApiE
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)
+}
+
+/// A password-hashing slot, or 503 when none frees up within 5 s (the queue is deep: shed load
+/// rather than let every sign-in wait behind a flood).
+async fn password_slot(st: &AppState) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+    match tokio::time::timeout(std::time::Duration::from_secs(5), st.password_slots.acquire()).await {
+        Ok(Ok(p)) => Ok(p),
+        Ok(Err(_)) => Err(ApiError::internal("password slots closed")),
+        Err(_) => Err(ApiError::Unavailable("password hashing is saturated".into())),
+    }
 }

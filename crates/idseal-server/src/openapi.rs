@@ -28,7 +28,7 @@ impl Modify for BearerAuth {
           log::sign_now, log::audit, log::export, oauth::discovery, token::token, resource::userinfo,
           resource::revoke, resource::introspect, clients::dynamic, clients::admin_create, clients::admin_list,
           clients::admin_get, clients::admin_delete, manage::sessions_json, manage::audit_export, resource::userinfo_post,
-          authorize::authorize, authorize::decision, logout::logout_get, logout::logout_post, account::login_form,
+          authorize::authorize, authorize::authorize_post, authorize::decision, logout::logout_get, logout::logout_post, account::login_form,
           account::login, account::register_form, account::register, account::verify_email, recovery::forgot_form,
           recovery::forgot, recovery::reset_form, recovery::reset, manage::page, manage::revoke_session,
           manage::revoke_consent, manage::change_password, manage::logout),

@@ -13,10 +13,12 @@ use axum::response::{IntoResponse, Response};
 use crate::middleware::client_ip;
 use crate::state::AppState;
 
-/// The session cookie (an HS256 JWT naming a session row).
-pub const SESSION_COOKIE: &str = "idseal_session";
-/// The pre-session CSRF binding cookie.
-pub const CSRF_COOKIE: &str = "idseal_csrf";
+/// The session cookie (an HS256 JWT naming a session row). The `__Host-` prefix makes
+/// browsers refuse it unless it is Secure, host-only and for `/`, so a sibling subdomain cannot
+/// plant one.
+pub const SESSION_COOKIE: &str = "__Host-idseal_session";
+/// The pre-session CSRF binding cookie (`__Host-` for the same reason).
+pub const CSRF_COOKIE: &str = "__Host-idseal_csrf";
 
 /// Who is asking: client IP and user agent, for rate limits, sessions and the audit log.
 #[derive(Clone, Debug)]
@@ -286,7 +288,7 @@ mod tests {
     #[test]
     fn cookies_parse() {
         let mut h = HeaderMap::new();
-        h.append(header::COOKIE, HeaderValue::from_static("a=1; idseal_session=xyz"));
+        h.append(header::COOKIE, HeaderValue::from_static("a=1; __Host-idseal_session=xyz"));
         h.append(header::COOKIE, HeaderValue::from_static("b=\"2\""));
         let c = Cookies::from_headers(&h);
         assert_eq!(c.get(SESSION_COOKIE), Some("xyz"));

@@ -239,8 +239,73 @@ impl Store {
             for sql in [&refresh, &grants] {
                 sqlx::query(sql).bind(now.as_secs()).bind(&account_id).execute(&mut *tx).await?;
             }
+            // The link reached the mailbox: the address is verified. Every other outstanding
+            // link of the account dies, and so do codes not yet exchanged.
+            sqlx::query("UPDATE accounts SET email_verified_at = COALESCE(email_verified_at, $2) WHERE id = $1")
+                .bind(&account_id)
+                .bind(now.as_secs())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE email_tokens SET used_at = $2 WHERE account_id = $1 AND used_at IS NULL")
+                .bind(&account_id)
+                .bind(now.as_secs())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE auth_codes SET used_at = $2 WHERE account_id = $1 AND used_at IS NULL")
+                .bind(&account_id)
+                .bind(now.as_secs())
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await?;
             Ok(Some(account_id))
+        })
+    }
+
+    /// The account an unused, unexpired email token of `purpose` belongs to, without using it
+    /// (to refuse a bad link before doing expensive work).
+    pub async fn email_token_account(
+        &self,
+        token_hash: &str,
+        purpose: &str,
+        now: UnixTime,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = with_pool!(self, |pool| sqlx::query_as(
+            "SELECT account_id FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL \
+             AND expires_at > $3"
+        )
+        .bind(token_hash)
+        .bind(purpose)
+        .bind(now.as_secs())
+        .fetch_optional(pool)
+        .await?);
+        Ok(row.map(|r| r.0))
+    }
+
+    /// A signed-in user changed their password: set it and revoke every session and every grant
+    /// of the account, in one transaction (a stolen password's sessions and tokens all die).
+    /// Returns the number of sessions revoked.
+    pub async fn change_password(&self, account_id: &str, new_hash: &str, now: UnixTime) -> Result<u64, StoreError> {
+        let (refresh, grants) = revoke_grants_sql("account_id = $2");
+        with_pool!(self, |pool| {
+            let mut tx = begin_write!(self, pool);
+            sqlx::query("UPDATE accounts SET password_hash = $2, updated_at = $3 WHERE id = $1")
+                .bind(account_id)
+                .bind(new_hash)
+                .bind(now.as_secs())
+                .execute(&mut *tx)
+                .await?;
+            let sessions =
+                sqlx::query("UPDATE user_sessions SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL")
+                    .bind(now.as_secs())
+                    .bind(account_id)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+            for sql in [&refresh, &grants] {
+                sqlx::query(sql).bind(now.as_secs()).bind(account_id).execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(sessions)
         })
     }
 

@@ -560,23 +560,32 @@ impl Store {
     /// [`CodeOutcome::Fresh`]. A code that was used before is [`CodeOutcome::Replayed`] (even once
     /// expired, as long as its row is kept: a replay is reported as one), with the grant its first
     /// use created; an unknown code, or an unused expired one, is [`CodeOutcome::Invalid`].
-    pub async fn consume_code(&self, code_hash: &str, now: UnixTime) -> Result<CodeOutcome, StoreError> {
+    pub async fn consume_code(
+        &self,
+        code_hash: &str,
+        client_id: &str,
+        now: UnixTime,
+    ) -> Result<CodeOutcome, StoreError> {
         let sql = format!(
-            "UPDATE auth_codes SET used_at = $2 WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $2 \
-             RETURNING {CODE_COLS}"
+            "UPDATE auth_codes SET used_at = $2 WHERE code_hash = $1 AND client_id = $3 AND used_at IS NULL \
+             AND expires_at > $2 RETURNING {CODE_COLS}"
         );
         let fresh: Option<CodeDb> = with_pool!(self, |pool| sqlx::query_as(&sql)
             .bind(code_hash)
             .bind(now.as_secs())
+            .bind(client_id)
             .fetch_optional(pool)
             .await?);
         if let Some(c) = fresh {
             return Ok(CodeOutcome::Fresh(c.into()));
         }
+        // Another client's code is not touched (a stolen code cannot be burnt by a third
+        // party); only its own client's second use counts as a replay.
         let row: Option<(String, String, Option<i64>)> = with_pool!(self, |pool| sqlx::query_as(
-            "SELECT client_id, account_id, used_at FROM auth_codes WHERE code_hash = $1"
+            "SELECT client_id, account_id, used_at FROM auth_codes WHERE code_hash = $1 AND client_id = $2"
         )
         .bind(code_hash)
+        .bind(client_id)
         .fetch_optional(pool)
         .await?);
         let Some((client_id, account_id, Some(_))) = row else {

@@ -91,3 +91,22 @@ impl RateLimitStore for Store {
         Ok(a + b)
     }
 }
+
+impl Store {
+    /// Forget a bucket's counters and lockout (after the owner proved control of the account,
+    /// e.g. by a password reset, so that someone else's failed attempts cannot keep them out).
+    pub async fn clear_rate_limit(&self, bucket: &str) -> Result<(), StoreError> {
+        with_pool!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            // The windows of a bucket are counted as `<bucket>:<window tag>`.
+            sqlx::query("DELETE FROM rate_counters WHERE bucket = $1 OR bucket LIKE $2")
+                .bind(bucket)
+                .bind(format!("{bucket}:%"))
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM rate_lockouts WHERE bucket = $1").bind(bucket).execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+}

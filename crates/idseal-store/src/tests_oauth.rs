@@ -344,6 +344,9 @@ async fn oauth_consent_upsert_list_revoke(db: &TestDb) {
     assert_eq!(s.consent("acc2", "idc_a").await.unwrap().as_deref(), Some("openid"));
 }
 
+/// The client the test codes are issued to.
+const CODE_CLIENT: &str = "idc_a";
+
 async fn oauth_code_outcomes(db: &TestDb) {
     let s = db.store().await;
     s.insert_account(&account("acc1", "ada@example.org")).await.unwrap();
@@ -351,15 +354,17 @@ async fn oauth_code_outcomes(db: &TestDb) {
     s.insert_code(&c).await.unwrap();
     s.insert_code(&code("c2", "idc_a", "acc1")).await.unwrap();
     s.insert_code(&code("c3", "idc_a", "acc1")).await.unwrap();
-    assert_eq!(s.consume_code("unknown", t(1)).await.unwrap(), CodeOutcome::Invalid);
-    assert_eq!(s.consume_code("c1", t(1)).await.unwrap(), CodeOutcome::Fresh(c));
+    assert_eq!(s.consume_code("unknown", CODE_CLIENT, t(1)).await.unwrap(), CodeOutcome::Invalid);
+    // Another client can neither use nor burn the code.
+    assert_eq!(s.consume_code("c1", "idc_other", t(1)).await.unwrap(), CodeOutcome::Invalid);
+    assert_eq!(s.consume_code("c1", CODE_CLIENT, t(1)).await.unwrap(), CodeOutcome::Fresh(c));
     // Replayed before the grant was recorded, then after.
-    let replay = s.consume_code("c1", t(2)).await.unwrap();
+    let replay = s.consume_code("c1", CODE_CLIENT, t(2)).await.unwrap();
     assert_eq!(replay, CodeOutcome::Replayed { client_id: "idc_a".into(), account_id: "acc1".into(), grant_id: None });
     s.issue_grant(&grant("g1", "idc_a", Some("acc1"), Some("c1")), &access("at1", "g1", "idc_a", 3600), None)
         .await
         .unwrap();
-    let replay = s.consume_code("c1", t(3)).await.unwrap();
+    let replay = s.consume_code("c1", CODE_CLIENT, t(3)).await.unwrap();
     assert_eq!(
         replay,
         CodeOutcome::Replayed { client_id: "idc_a".into(), account_id: "acc1".into(), grant_id: Some("g1".into()) }
@@ -373,9 +378,9 @@ async fn oauth_code_outcomes(db: &TestDb) {
     assert_eq!(s.grant("g2").await.unwrap(), None);
     assert_eq!(s.access_status("at2").await.unwrap(), None, "nothing of the failed grant stays");
     // Expired (at and after expires_at) and unused: invalid, and stays unused.
-    assert_eq!(s.consume_code("c2", t(60)).await.unwrap(), CodeOutcome::Invalid);
-    assert_eq!(s.consume_code("c2", t(61)).await.unwrap(), CodeOutcome::Invalid);
-    assert!(matches!(s.consume_code("c3", t(59)).await.unwrap(), CodeOutcome::Fresh(_)));
+    assert_eq!(s.consume_code("c2", CODE_CLIENT, t(60)).await.unwrap(), CodeOutcome::Invalid);
+    assert_eq!(s.consume_code("c2", CODE_CLIENT, t(61)).await.unwrap(), CodeOutcome::Invalid);
+    assert!(matches!(s.consume_code("c3", CODE_CLIENT, t(59)).await.unwrap(), CodeOutcome::Fresh(_)));
 }
 
 async fn oauth_code_concurrent_single_use(db: &TestDb) {
@@ -386,7 +391,7 @@ async fn oauth_code_concurrent_single_use(db: &TestDb) {
     let mut tasks = Vec::new();
     for i in 0..20 {
         let s = if i % 2 == 0 { a.clone() } else { b.clone() };
-        tasks.push(tokio::spawn(async move { s.consume_code("c1", t(1)).await }));
+        tasks.push(tokio::spawn(async move { s.consume_code("c1", CODE_CLIENT, t(1)).await }));
     }
     let (mut fresh, mut replayed) = (0, 0);
     for task in tasks {
@@ -542,8 +547,11 @@ async fn oauth_purge_removes_only_expired(db: &TestDb) {
     let n = s.purge_oauth(now).await.unwrap();
     // c-old; at-dead, at-live-old, at-code; rt-code-old; s-exp; e-used, e-exp; g-dead.
     assert_eq!(n, 9);
-    assert_eq!(s.consume_code("c-old", now).await.unwrap(), CodeOutcome::Invalid);
-    assert!(matches!(s.consume_code("c-recent", now).await.unwrap(), CodeOutcome::Invalid), "kept, never used");
+    assert_eq!(s.consume_code("c-old", CODE_CLIENT, now).await.unwrap(), CodeOutcome::Invalid);
+    assert!(
+        matches!(s.consume_code("c-recent", CODE_CLIENT, now).await.unwrap(), CodeOutcome::Invalid),
+        "kept, never used"
+    );
     assert_eq!(count(&s, "auth_codes").await, 1);
     assert_eq!(s.grant("g-dead").await.unwrap(), None);
     assert!(s.grant("g-live").await.unwrap().is_some());

@@ -154,7 +154,7 @@ async fn register_account(http: &reqwest::Client, issuer: &str, sink: &SmtpSink)
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find(|c| c.starts_with("idseal_csrf="))
+        .find(|c| c.starts_with("__Host-idseal_csrf="))
         .and_then(|c| c.split(';').next())
         .expect("pre-session CSRF cookie")
         .to_owned();

@@ -81,7 +81,7 @@ async fn register_verify_and_sign_in_by_mail(db: &TestDb) {
         .get_all("set-cookie")
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("idseal_session="));
+        .find(|c| c.starts_with("__Host-idseal_session="));
     let cookie = cookie.expect("session cookie");
     for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
         assert!(cookie.contains(attr), "{attr} in {cookie}");
@@ -169,7 +169,7 @@ async fn csrf_and_open_redirects_are_refused(db: &TestDb) {
     let mut mallory = Browser::default();
     let r = mallory.submit(&s, &page, &[("email", EMAIL), ("password", PASSWORD)]).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "a CSRF token is bound to its browser");
-    assert!(!mallory.has_cookie("idseal_session"));
+    assert!(!mallory.has_cookie("__Host-idseal_session"));
     // return_to may only lead back into the provider.
     for evil in ["https://evil.example/", "//evil.example/", "/oauth/authorize?x\r\nLocation: x", "javascript:alert(1)"]
     {
@@ -240,6 +240,7 @@ async fn lockout_holds_across_restart_and_every_password_path(db: &TestDb) {
             .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
     }
+    // (A correct change, later, revokes every grant: see sessions_are_listed_and_revocable.)
     // The sixth check of this email is refused even with the right password, from anywhere.
     let mut b = Browser { ip: Some("203.0.113.7".into()), ..Browser::default() };
     let login = b.get(&s, "/login").await;
@@ -255,10 +256,23 @@ async fn lockout_holds_across_restart_and_every_password_path(db: &TestDb) {
         c.submit(&s2, &login, &[("email", EMAIL), ("password", PASSWORD)]).await.status,
         StatusCode::TOO_MANY_REQUESTS
     );
-    // After the 15-minute lockout (and a quiet hour for the sustained window) it works again.
-    s2.clock.set(idseal_types::UnixTime::from_secs(s.now() + 3601));
+    // A password reset proves control of the mailbox and lifts the lock at once.
+    let now = idseal_types::UnixTime::from_secs(s.now());
+    let id = s2.state.store.account_by_email(EMAIL).await.unwrap().unwrap().id;
+    let reset_token = "a-reset-token-for-the-lockout-test";
+    let hash = idseal_oauth::token::sha256_hex(reset_token);
+    s2.state
+        .store
+        .insert_email_token(&hash, &id, "reset", now, now.saturating_add(Duration::from_secs(600)))
+        .await
+        .unwrap();
+    let form = c.get(&s2, &format!("/account/reset?token={reset_token}")).await;
+    assert_eq!(c.submit(&s2, &form, &[("password", "the new password 9")]).await.status, StatusCode::OK);
     let login = c.get(&s2, "/login").await;
-    assert_eq!(c.submit(&s2, &login, &[("email", EMAIL), ("password", PASSWORD)]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        c.submit(&s2, &login, &[("email", EMAIL), ("password", "the new password 9")]).await.status,
+        StatusCode::SEE_OTHER
+    );
     assert!(s.audit_count("LOGIN_FAILURE").await >= 4);
     assert!(s.audit_count("RATE_LIMIT_LOCKOUT").await >= 1);
 }
@@ -304,6 +318,29 @@ async fn sessions_are_listed_and_revocable(db: &TestDb) {
     assert_eq!(b.get(&s, "/account").await.status, StatusCode::SEE_OTHER, "B is signed out");
     assert_eq!(a.get(&s, "/account").await.status, StatusCode::OK, "A is not");
     assert_eq!(s.audit_count("SESSION_REVOKE").await, 1);
+    // Changing the password signs out every other session and revokes every grant.
+    let c1 = client(&s, json!({})).await;
+    let t = exchange(&s, &c1, &get_code(&s, &mut a, &c1.id, "openid offline_access").await).await.json();
+    let page = a.get(&s, "/account").await;
+    let html = page.text();
+    let i = html.find("action=\"/account/password\"").unwrap();
+    let start = html[..i].rfind("<form").unwrap();
+    let change = crate::support::Resp {
+        status: StatusCode::OK,
+        headers: page.headers.clone(),
+        body: html[start..].to_owned().into(),
+    };
+    let mut a2 = Browser::default();
+    let login = a2.get(&s, "/login").await;
+    assert_eq!(a2.submit(&s, &login, &[("email", EMAIL), ("password", PASSWORD)]).await.status, StatusCode::SEE_OTHER);
+    let r = a.submit(&s, &change, &[("current_password", PASSWORD), ("new_password", "a changed password 7")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    assert_eq!(a.get(&s, "/account").await.status, StatusCode::OK, "this browser stays signed in");
+    assert_eq!(a2.get(&s, "/account").await.status, StatusCode::SEE_OTHER, "the other session is gone");
+    token(&s, &c1, &[("grant_type", "refresh_token"), ("refresh_token", t["refresh_token"].as_str().unwrap())])
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    assert_eq!(s.audit_count("PASSWORD_CHANGE").await, 1);
     // A tampered cookie is no session.
     let mut t = Browser::default();
     let r = t.get(&s, "/account").await;
@@ -387,8 +424,40 @@ async fn authorization_requests_are_checked(db: &TestDb) {
     let r = b.get(&s, &authorize_url(&c.id, "openid", &[("prompt", "login")])).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let done = b.login(&s, &r, EMAIL, PASSWORD).await;
-    assert!(!done.header("location").contains("prompt=login"), "{}", done.header("location"));
-    assert_eq!(b.get(&s, done.header("location")).await.status, StatusCode::FOUND);
+    assert_eq!(b.get(&s, done.header("location")).await.status, StatusCode::FOUND, "no loop after the login");
+    // The return address cannot be replayed with the old session: the demanded login must
+    // happen after the demand (the marker is MACed, so it cannot be moved either).
+    s.advance(5);
+    let r = b.get(&s, &authorize_url(&c.id, "openid", &[("prompt", "login")])).await;
+    let return_to = form_urlencoded::parse(r.header("location").split_once('?').unwrap().1.as_bytes())
+        .find(|(k, _)| k == "return_to")
+        .unwrap()
+        .1
+        .into_owned();
+    let direct = b.get(&s, &return_to).await;
+    assert_eq!(direct.status, StatusCode::SEE_OTHER, "old session refused: {}", direct.text());
+    assert!(direct.header("location").starts_with("/login"));
+    let forged = return_to.replace("login_after=", "login_after=1");
+    assert!(b.get(&s, &forged).await.header("location").starts_with("/login"));
+    // max_age=0 on a first consent: login, consent, code (no loop back to the login).
+    let c2 = client(&s, json!({"scope": "openid email"})).await;
+    let r = b.get(&s, &authorize_url(&c2.id, "openid", &[("max_age", "0")])).await;
+    let done = b.login(&s, &r, EMAIL, PASSWORD).await;
+    s.advance(3);
+    let consent = b.get(&s, done.header("location")).await;
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.text());
+    let r = b.submit(&s, &consent, &[("decision", "allow")]).await;
+    assert_eq!(r.status, StatusCode::FOUND, "{}", r.text());
+    assert!(param(&location_params(&r), "code").is_some());
+    // The authorization request may also be a form POST.
+    let q = authorize_url(&c.id, "openid", &[]);
+    let (_, query) = q.split_once('?').unwrap();
+    let r = crate::support::post("/oauth/authorize")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(query.as_bytes())
+        .send(&s.app)
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
 }
 
 /// Right of access: a signed-in user gets every log entry about their account (sign-in,

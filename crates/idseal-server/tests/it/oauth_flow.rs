@@ -18,6 +18,7 @@ both_backends!(
     revoke_and_introspect,
     tampered_expired_and_misused_tokens_are_refused,
     client_credentials_grant,
+    public_clients_are_rate_limited_per_ip,
     rp_initiated_logout,
     discovery_and_dynamic_registration,
 );
@@ -87,6 +88,26 @@ async fn code_flow_issues_verifiable_tokens(db: &TestDb) {
     assert!(c2.get("name").is_none() && c2.get("email").is_some(), "{c2}");
     assert!(t2.get("refresh_token").is_none(), "no offline_access, no refresh token");
 
+    // Two clients on one session see different `sid`s (and subjects): they cannot join users.
+    let c3 = client(&s, json!({"redirect_uris": ["https://other-rp.example/cb"]})).await;
+    let mut url = authorize_url(&c3.id, "openid", &[]);
+    url = url.replace("rp.example%2Fcb", "other-rp.example%2Fcb");
+    let r = b.get(&s, &url).await;
+    let r = b.submit(&s, &r, &[("decision", "allow")]).await;
+    let code3 = param(&location_params(&r), "code").unwrap().to_owned();
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("grant_type", "authorization_code"),
+            ("code", &code3),
+            ("redirect_uri", "https://other-rp.example/cb"),
+            ("code_verifier", VERIFIER),
+        ])
+        .finish();
+    let t3 = token_req(&c3, body).send(&s.app).await.json();
+    let c3c = claims(t3["id_token"].as_str().unwrap());
+    assert!(c3c["sid"].is_string() && c2["sid"].is_string());
+    assert_ne!(c3c["sid"], c2["sid"]);
+    assert_ne!(c3c["sub"], c2["sub"]);
     for kind in ["LOGIN_SUCCESS", "SESSION_CREATE", "CONSENT_GRANT", "TOKEN_ISSUE"] {
         assert!(s.audit_count(kind).await >= 1, "{kind} audited");
     }
@@ -125,10 +146,11 @@ async fn code_errors_are_rfc_errors(db: &TestDb) {
     f.retain(|(k, _)| *k != "code_verifier");
     f.push(("code", &code));
     token(&s, &c, &f).await.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
-    // Another client cannot use it (and it is burnt).
+    // Another client can neither use nor burn it; its own client then can.
     let mut f = base(VERIFIER);
     f.push(("code", &code));
     token(&s, &other, &f).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    assert_eq!(token(&s, &c, &f).await.status, StatusCode::OK);
     token(&s, &c, &f).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
 
     // Wrong verifier; wrong redirect URI; expired code.
@@ -298,6 +320,17 @@ async fn revoke_and_introspect(db: &TestDb) {
     token_like(&bad, "/oauth/revoke", "x").send(&s.app).await.assert_error(StatusCode::UNAUTHORIZED, "invalid_client");
 }
 
+fn token_req(c: &TestClient, body: String) -> crate::support::Req {
+    let basic = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("{}:{}", c.id, c.secret.clone().unwrap()),
+    );
+    post("/oauth/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("authorization", &format!("Basic {basic}"))
+        .body(body.as_bytes())
+}
+
 fn token_like(c: &TestClient, path: &str, tok: &str) -> crate::support::Req {
     let body = form_urlencoded::Serializer::new(String::new()).append_pair("token", tok).finish();
     let basic = base64::Engine::encode(
@@ -382,6 +415,12 @@ async fn rp_initiated_logout(db: &TestDb) {
     let r = b.get(&s, &format!("/oauth/logout?{}", q("https://evil.example/"))).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.headers.get("location").is_none());
+    // An access token is no ID token hint.
+    let at_hint = form_urlencoded::Serializer::new(String::new())
+        .append_pair("id_token_hint", t["access_token"].as_str().unwrap())
+        .append_pair("post_logout_redirect_uri", LOGOUT_REDIRECT)
+        .finish();
+    assert_eq!(b.get(&s, &format!("/oauth/logout?{at_hint}")).await.status, StatusCode::BAD_REQUEST);
     // Without a hint the user must confirm (a third-party page cannot sign them out).
     let r = b.get(&s, "/oauth/logout").await;
     assert_eq!(r.status, StatusCode::OK);
@@ -462,4 +501,28 @@ async fn discovery_and_dynamic_registration(db: &TestDb) {
         .await;
     r.assert_error(StatusCode::BAD_REQUEST, "invalid_client_metadata");
     assert!(s.audit_count("CLIENT_REGISTER").await >= 1);
+}
+
+/// A public client authenticates with its id alone: its token budget is per client and IP, so
+/// one caller cannot spend it for every user of the app.
+async fn public_clients_are_rate_limited_per_ip(db: &TestDb) {
+    let s = provider(db, |c| {
+        let mut p = crate::support::admin_policy("3/1m", &[]);
+        p.routes.clear();
+        p.key = idseal_ratelimit::KeyKind::Client;
+        c.rate_limits.insert("token".into(), p);
+    })
+    .await;
+    let c = client(&s, json!({"token_endpoint_auth_method": "none"})).await;
+    let req = |ip: &str| {
+        post("/oauth/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("grant_type=refresh_token&refresh_token=x&client_id={}", c.id).as_bytes())
+            .from(ip)
+    };
+    for _ in 0..3 {
+        req("198.51.100.9").send(&s.app).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
+    }
+    req("198.51.100.9").send(&s.app).await.assert_error(StatusCode::TOO_MANY_REQUESTS, "rate_limited");
+    req("203.0.113.50").send(&s.app).await.assert_error(StatusCode::BAD_REQUEST, "invalid_grant");
 }

@@ -32,7 +32,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/admin/clients", &["get", "post"]),
     ("/admin/clients/{id}", &["get", "delete"]),
     ("/.well-known/openid-configuration", &["get"]),
-    ("/oauth/authorize", &["get"]),
+    ("/oauth/authorize", &["get", "post"]),
     ("/oauth/authorize/decision", &["post"]),
     ("/oauth/token", &["post"]),
     ("/oauth/userinfo", &["get", "post"]),

@@ -248,7 +248,8 @@ pub async fn revoke_consent(
 }
 
 /// `POST /account/password`: current and new password. The current one is checked like a
-/// sign-in (same rate limits and lockouts); every other session is signed out.
+/// sign-in (same rate limits and lockouts); every session and every grant of the account is
+/// revoked, and this browser gets a new session.
 #[utoipa::path(
     post, path = "/account/password", tag = "account",
     request_body(content_type = "application/x-www-form-urlencoded", description = "HTML form fields with `csrf`"),
@@ -283,11 +284,12 @@ pub async fn change_password(State(st): State<AppState>, meta: Meta, headers: He
             }
             let hash = oidc::hash_password(&st, new).await?;
             let now = st.clock.now();
-            st.store.set_password(&account.id, &hash, now).await.map_err(ApiError::internal)?;
-            let revoked = st.store.revoke_all_sessions(&account.id, now).await.map_err(ApiError::internal)?;
+            // One transaction: the password, every session and every grant (tokens a thief may
+            // hold die with the old password).
+            let revoked = st.store.change_password(&account.id, &hash, now).await.map_err(ApiError::internal)?;
             let ev = AuditEvent::new(AuditEventKind::PasswordChange, now, account.id.clone())
                 .subject(account.id.clone())
-                .details(serde_json::json!({"sessions_revoked": revoked}));
+                .details(serde_json::json!({"sessions_revoked": revoked, "grants_revoked": "all"}));
             oidc::audit(&st, &meta, ev).await?;
             let (_, cookie) = oidc::create_session(&st, &meta, &account.id).await?;
             Ok(web::see_other("/account", vec![cookie]))

@@ -58,32 +58,43 @@ pub async fn forgot(State(st): State<AppState>, meta: Meta, headers: HeaderMap, 
 }
 
 async fn do_forgot(st: &AppState, meta: &Meta, pairs: &[(String, String)]) -> Result<Response, ApiError> {
+    oidc::limit(st, "password_reset_ip", KeyKind::Ip, &meta.ip_key()).await?;
     let Some(email) = field(pairs, "email").and_then(oidc::normalise_email) else {
         return forgot_page(st, meta, Some("Enter a valid email address.")).await;
     };
     oidc::limit(st, "password_reset", KeyKind::Account, &email).await?;
-    if let Some(account) = st.store.account_by_email(&email).await.map_err(ApiError::internal)? {
-        let now = st.clock.now();
-        let token = idseal_oauth::token::opaque("", &random()?);
-        let hash = idseal_oauth::token::sha256_hex(&token);
-        let expires = now.saturating_add(Duration::from_secs(3600));
-        st.store.insert_email_token(&hash, &account.id, "reset", now, expires).await.map_err(ApiError::internal)?;
-        let ev =
-            AuditEvent::new(AuditEventKind::PasswordResetRequest, now, account.id.clone()).subject(account.id.clone());
-        oidc::audit(st, meta, ev).await?;
-        let body = format!(
-            "To choose a new idseal password, open this link within an hour:\n\n{}/account/reset?token={}\n\n\
-             Every session of your account will be signed out. If you did not ask for this, ignore this message.\n",
-            st.settings.issuer,
-            token.as_str()
-        );
-        mail_later(st, &account.email, "Reset your password", body);
-    }
+    // Everything that depends on whether the address is known happens after the answer, so
+    // that neither the answer nor its timing tells.
+    let (st2, meta2) = (st.clone(), meta.clone());
+    tokio::spawn(async move {
+        if let Err(e) = send_reset(&st2, &meta2, &email).await {
+            tracing::error!(error = %e, "password-reset mail not prepared");
+        }
+    });
     Ok(Page::new(
         "Check your email",
         "<p>If an account uses this address, we sent it a link to reset the password. The link works for an hour.</p>",
     )
     .into_response())
+}
+
+async fn send_reset(st: &AppState, meta: &Meta, email: &str) -> Result<(), ApiError> {
+    let Some(account) = st.store.account_by_email(email).await.map_err(ApiError::internal)? else { return Ok(()) };
+    let now = st.clock.now();
+    let token = idseal_oauth::token::opaque("", &random()?);
+    let hash = idseal_oauth::token::sha256_hex(&token);
+    let expires = now.saturating_add(Duration::from_secs(3600));
+    st.store.insert_email_token(&hash, &account.id, "reset", now, expires).await.map_err(ApiError::internal)?;
+    let ev = AuditEvent::new(AuditEventKind::PasswordResetRequest, now, account.id.clone()).subject(account.id.clone());
+    oidc::audit(st, meta, ev).await?;
+    let body = format!(
+        "To choose a new idseal password, open this link within an hour:\n\n{}/account/reset?token={}\n\n\
+         Every session of your account will be signed out. If you did not ask for this, ignore this message.\n",
+        st.settings.issuer,
+        token.as_str()
+    );
+    mail_later(st, &account.email, "Reset your password", body);
+    Ok(())
 }
 
 /// `GET /account/reset?token=`: the new-password form.
@@ -130,20 +141,34 @@ pub async fn reset(State(st): State<AppState>, meta: Meta, headers: HeaderMap, b
 }
 
 async fn do_reset(st: &AppState, meta: &Meta, pairs: &[(String, String)]) -> Result<Response, ApiError> {
+    oidc::limit(st, "password_reset_ip", KeyKind::Ip, &meta.ip_key()).await?;
     let token = field(pairs, "token").unwrap_or("");
     let password = field(pairs, "password").unwrap_or("");
     if let Err(e) = idseal_oauth::password::check_policy(password) {
         return reset_page(st, meta, token, Some(e.description())).await;
     }
+    let invalid = || {
+        Page::error(StatusCode::BAD_REQUEST, "Link not valid", "This link is invalid, used or expired.").into_response()
+    };
+    let token_hash = idseal_oauth::token::sha256_hex(token);
+    // A bad link is refused before any hashing (argon2id is the expensive part).
+    if st.store.email_token_account(&token_hash, "reset", st.clock.now()).await.map_err(ApiError::internal)?.is_none() {
+        return Ok(invalid());
+    }
     let hash = oidc::hash_password(st, password).await?;
     let now = st.clock.now();
-    let token_hash = idseal_oauth::token::sha256_hex(token);
+    // One transaction: the token, the password, every session, grant, pending code and link;
+    // the address counts as verified.
     let Some(account_id) = st.store.reset_password(&token_hash, &hash, now).await.map_err(ApiError::internal)? else {
-        return Ok(Page::error(StatusCode::BAD_REQUEST, "Link not valid", "This link is invalid, used or expired.")
-            .into_response());
+        return Ok(invalid());
     };
-    // The link reached the mailbox: that verifies the address too.
-    st.store.set_email_verified(&account_id, now).await.map_err(ApiError::internal)?;
+    // The owner proved control of the mailbox: attempts by others no longer lock them out.
+    if let Some(account) = st.store.account(&account_id).await.map_err(ApiError::internal)?
+        && let Some((policy, _, _)) = st.settings.policies.get("login_email")
+    {
+        let bucket = idseal_ratelimit::bucket(&st.bucket_key, policy, KeyKind::Account, &account.email);
+        st.store.clear_rate_limit(&bucket).await.map_err(ApiError::internal)?;
+    }
     let ev = AuditEvent::new(AuditEventKind::PasswordReset, now, account_id.clone())
         .subject(account_id)
         .details(serde_json::json!({"sessions_revoked": "all", "grants_revoked": "all"}));

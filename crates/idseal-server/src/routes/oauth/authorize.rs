@@ -30,6 +30,32 @@ pub async fn authorize(State(st): State<AppState>, meta: Meta, RawQuery(q): RawQ
     page_result(run(&st, &meta, q.as_deref().unwrap_or(""), None).await)
 }
 
+/// `POST /oauth/authorize`: the same request as a form (OIDC Core §3.1.2.1).
+#[utoipa::path(
+    post, path = "/oauth/authorize", tag = "oauth",
+    request_body(content_type = "application/x-www-form-urlencoded", description = "The authorization request"),
+    responses((status = 302, description = "As for GET"), (status = 303, description = "To the login page"),
+              (status = 200, description = "Consent page", content_type = "text/html"),
+              (status = 400, description = "HTML error page", content_type = "text/html"))
+)]
+pub async fn authorize_post(
+    State(st): State<AppState>,
+    meta: Meta,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if !web::is_form(&headers) {
+        return Page::error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Sign-in request refused", "Expected a form.")
+            .into_response();
+    }
+    match std::str::from_utf8(&body) {
+        Ok(q) => page_result(run(&st, &meta, q, None).await),
+        Err(_) => {
+            Page::error(StatusCode::BAD_REQUEST, "Sign-in request refused", "The form is not UTF-8.").into_response()
+        }
+    }
+}
+
 /// `POST /oauth/authorize/decision`: the consent form's answer (`decision` = `allow` or `deny`,
 /// the original request in `request`, and `csrf`).
 #[utoipa::path(
@@ -108,29 +134,31 @@ async fn run(st: &AppState, meta: &Meta, query: &str, decision: Option<bool>) ->
     }
     let now = st.clock.now();
     let session = oidc::current_session(st, meta).await?;
-    let too_old = |s: &SessionRow| {
-        v.max_age.is_some_and(|max| {
-            now.as_secs().saturating_sub(s.auth_time.as_secs()) > i64::try_from(max).unwrap_or(i64::MAX)
-        })
+    // After a login this request demanded (`prompt=login`, `max_age`), `login_after` carries the
+    // time of the demand under our MAC: the session must be from a login at or after it.
+    let login_after = field(&pairs, LOGIN_AFTER).and_then(|v| check_login_after(st, &client.client_id, v));
+    let fresh_enough = |s: &SessionRow| match login_after {
+        Some(t) => s.auth_time.as_secs() >= t,
+        None => {
+            !v.prompt.login
+                && v.max_age.is_none_or(|max| {
+                    now.as_secs().saturating_sub(s.auth_time.as_secs()) <= i64::try_from(max).unwrap_or(i64::MAX)
+                })
+        }
     };
     let session = match session {
-        Some(s) if !v.prompt.login && !too_old(&s) => s,
+        Some(s) if fresh_enough(&s) => s,
         _ => {
             if v.prompt.none {
                 let e = OAuthError::LoginRequired("the user is not signed in".into());
                 return Ok(error_redirect(st, &v.redirect_uri, v.state.as_deref(), &e));
             }
-            // Back here after the login, without `prompt=login` (it has then been honoured).
-            let again: String = form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(pairs.iter().filter(|(k, _)| k != "prompt").map(|(k, v)| (k.as_str(), v.as_str())))
-                .extend_pairs(
-                    field(&pairs, "prompt")
-                        .map(|p| p.split(' ').filter(|x| *x != "login").collect::<Vec<_>>().join(" "))
-                        .filter(|p| !p.is_empty())
-                        .map(|p| ("prompt", p)),
-                )
-                .finish();
-            let return_to = format!("/oauth/authorize?{again}");
+            let mut again = form_urlencoded::Serializer::new(String::new());
+            again.extend_pairs(pairs.iter().filter(|(k, _)| k != LOGIN_AFTER).map(|(k, v)| (k.as_str(), v.as_str())));
+            if v.prompt.login || v.max_age.is_some() {
+                again.append_pair(LOGIN_AFTER, &login_after_value(st, &client.client_id, now.as_secs()));
+            }
+            let return_to = format!("/oauth/authorize?{}", again.finish());
             let login = format!(
                 "/login?{}",
                 form_urlencoded::Serializer::new(String::new()).append_pair("return_to", &return_to).finish()
@@ -175,6 +203,22 @@ async fn run(st: &AppState, meta: &Meta, query: &str, decision: Option<bool>) ->
         None => {}
     }
     issue_code(st, &client, &v, &session).await
+}
+
+/// The parameter that marks a request sent to the login page because it demanded a fresh login.
+const LOGIN_AFTER: &str = "login_after";
+
+/// `<unix seconds>.<MAC>`, the MAC binding the time to the client (a CSRF-key HMAC under its own
+/// binding prefix, so it can never pass as a CSRF token or the other way round).
+fn login_after_value(st: &AppState, client_id: &str, at: i64) -> String {
+    format!("{at}.{}", oidc::csrf_token(st, &format!("la:{client_id}:{at}")))
+}
+
+/// The time in a `login_after` value, when its MAC is ours for this client.
+fn check_login_after(st: &AppState, client_id: &str, v: &str) -> Option<i64> {
+    let (at, mac) = v.split_once('.')?;
+    let t: i64 = at.parse().ok()?;
+    idseal_oauth::csrf::check(&st.oidc.csrf, &format!("la:{client_id}:{t}"), mac).then_some(t)
 }
 
 /// The request's parameters as the core reads them (later values cannot exist: repeats were

@@ -188,6 +188,12 @@ pub async fn dynamic(
         return Err(ApiError::NotFound);
     }
     oidc::limit(&st, "registration", KeyKind::Ip, &meta.ip_key()).await?;
+    if md.subject_type.as_deref() == Some("public") {
+        // Public subjects are the account id: only an operator may hand them out.
+        return Err(
+            OAuthError::InvalidClientMetadata("subject_type public needs an operator's registration".into()).into()
+        );
+    }
     let new = register_client(&st, &md, true).await?;
     let ev = AuditEvent::new(AuditEventKind::ClientRegister, st.clock.now(), "dynamic-registration")
         .subject(new.client.client_id.clone())

@@ -51,7 +51,8 @@ async fn run(st: &AppState, meta: &Meta, params: &[u8], posted: bool) -> Result<
         Some(t) => match idseal_oauth::jwt::verify(
             t,
             st.key_ring().verifying_keys(),
-            None,
+            // An ID token, not an access token (which carries the same `aud` and `sub`).
+            Some("JWT"),
             &st.settings.issuer,
             st.clock.now(),
             false,

@@ -62,7 +62,14 @@ pub async fn token(
 ) -> Result<Response, ApiError> {
     let pairs = read_form(&headers, &body)?;
     let client = authenticate_client(&st, &headers, &pairs).await?;
-    oidc::limit(&st, "token", KeyKind::Client, &client.client_id).await?;
+    // A public client "authenticates" with its id alone: anyone could spend its budget and lock
+    // its users out, so its requests are counted per client and IP.
+    let bucket = if client.is_confidential() {
+        client.client_id.clone()
+    } else {
+        format!("{}|{}", client.client_id, meta.ip_key())
+    };
+    oidc::limit(&st, "token", KeyKind::Client, &bucket).await?;
     let out = match field(&pairs, "grant_type") {
         Some("authorization_code") => authorization_code(&st, &meta, &client, &pairs).await?,
         Some("refresh_token") => refresh(&st, &meta, &client, &pairs).await?,
@@ -138,26 +145,26 @@ async fn authorization_code(
         return Err(OAuthError::UnauthorizedClient("this client may not use authorization_code".into()).into());
     }
     let now = st.clock.now();
-    let row = match st.store.consume_code(&sha256_hex(code), now).await.map_err(ApiError::internal)? {
-        CodeOutcome::Fresh(row) => row,
-        CodeOutcome::Invalid => return Err(OAuthError::InvalidGrant("the code is invalid or expired".into()).into()),
-        CodeOutcome::Replayed { client_id, account_id, grant_id } => {
-            if let Some(g) = &grant_id {
-                st.store.revoke_grant(g, now).await.map_err(ApiError::internal)?;
+    let row =
+        match st.store.consume_code(&sha256_hex(code), &client.client_id, now).await.map_err(ApiError::internal)? {
+            CodeOutcome::Fresh(row) => row,
+            CodeOutcome::Invalid => {
+                return Err(OAuthError::InvalidGrant("the code is invalid or expired".into()).into());
             }
-            let ev = AuditEvent::new(AuditEventKind::CodeReplay, now, format!("client:{}", client.client_id))
-                .subject(account_id)
-                .details(serde_json::json!({"client_id": client_id, "grant_id": grant_id}));
-            oidc::audit(st, meta, ev).await?;
-            return Err(OAuthError::InvalidGrant(
-                "the code was already used; the tokens it produced are revoked".into(),
-            )
-            .into());
-        }
-    };
-    if row.client_id != client.client_id {
-        return Err(OAuthError::InvalidGrant("the code was issued to another client".into()).into());
-    }
+            CodeOutcome::Replayed { client_id, account_id, grant_id } => {
+                if let Some(g) = &grant_id {
+                    st.store.revoke_grant(g, now).await.map_err(ApiError::internal)?;
+                }
+                let ev = AuditEvent::new(AuditEventKind::CodeReplay, now, format!("client:{}", client.client_id))
+                    .subject(account_id)
+                    .details(serde_json::json!({"client_id": client_id, "grant_id": grant_id}));
+                oidc::audit(st, meta, ev).await?;
+                return Err(OAuthError::InvalidGrant(
+                    "the code was already used; the tokens it produced are revoked".into(),
+                )
+                .into());
+            }
+        };
     if row.redirect_uri != redirect_uri {
         return Err(OAuthError::InvalidGrant("redirect_uri does not match the authorization request".into()).into());
     }
@@ -359,6 +366,12 @@ pub fn mint(
                 email_verified: a.email_verified,
                 updated_at: Some(a.updated_at.as_secs()),
             };
+            // A per-client session id: two clients must not be able to join their pairwise
+            // subjects through a shared `sid`.
+            let sid = grant
+                .session_id
+                .as_deref()
+                .map(|s| idseal_oauth::subject::pairwise(&st.oidc.pairwise, &format!("sid|{}", client.sector), s));
             let mut claims = idseal_oauth::claims::id_token_claims(&IdTokenInput {
                 issuer,
                 sub: &sub,
@@ -367,7 +380,7 @@ pub fn mint(
                 ttl_secs: ttl,
                 auth_time: grant.auth_time.unwrap_or(now),
                 nonce,
-                sid: grant.session_id.as_deref(),
+                sid: sid.as_deref(),
                 acr: grant.acr.as_deref(),
                 amr: &["pwd"],
                 scope,
