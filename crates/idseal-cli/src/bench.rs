@@ -1,8 +1,8 @@
 //! `idseal bench`: each suite next to the raw limit measured in the same run, written as JSON
 //! into `--out-dir` (default `bench-results/`): `foundation` (start-up time, idle memory and
 //! /health throughput of a real `idseal serve` process) to `foundation.json`, `vds` (see
-//! [`crate::bench_vds`]) to `vds.json`, `tlog` (see [`crate::bench_tlog`]) to `tlog.json`;
-//! `all` (the default) runs them all.
+//! [`crate::bench_vds`]) to `vds.json`, `tlog` (see [`crate::bench_tlog`]) to `tlog.json`,
+//! `oauth` (see [`crate::bench_oauth`]) to `oauth.json`; `all` (the default) runs them all.
 //!
 //! Raw limits: process start-up is compared with spawning `idseal --version` (exec and
 //! dynamic loading, nothing of ours); /health throughput with in-process `SELECT 1` round
@@ -28,6 +28,9 @@ pub(crate) enum Suite {
     Vds,
     /// The audit log: appends against raw SHA-256 and raw inserts, proofs (`tlog.json`).
     Tlog,
+    /// OAuth grants and password logins through the HTTP server against raw signatures and
+    /// argon2id (`oauth.json`).
+    Oauth,
     /// All of the above.
     All,
     /// Internal: the SoftHSM2 issuance figures, run in a child process that has its own
@@ -59,7 +62,16 @@ pub(crate) struct BenchArgs {
     /// Seconds per measurement (tlog suite).
     #[arg(long, default_value_t = 2.0)]
     tlog_seconds: f64,
-    /// PostgreSQL server for the tlog suite's PostgreSQL figures (a fresh database is created
+    /// Authorization-code exchanges, and as many refresh grants (oauth suite).
+    #[arg(long, default_value_t = 2000)]
+    oauth_grants: usize,
+    /// Password logins (oauth suite).
+    #[arg(long, default_value_t = 200)]
+    oauth_logins: usize,
+    /// Seconds of the fixed-rate latency run (oauth suite).
+    #[arg(long, default_value_t = 5.0)]
+    oauth_latency_seconds: f64,
+    /// PostgreSQL server for the tlog and oauth suites' PostgreSQL figures (a fresh database is created
     /// next to the one named and dropped after); default `IDSEAL_TEST_DATABASE_URL`.
     #[arg(long, env = "IDSEAL_TEST_DATABASE_URL")]
     database_url: Option<String>,
@@ -312,6 +324,22 @@ async fn run_suites(args: &BenchArgs) -> anyhow::Result<()> {
         let _ = writeln!(std::io::stdout(), "{}", crate::bench_tlog::summary(&v));
         let _ = writeln!(std::io::stdout(), "results written to {}", path.display());
     }
+    if matches!(args.suite, Suite::Oauth | Suite::All) {
+        if !(args.oauth_latency_seconds.is_finite() && args.oauth_latency_seconds > 0.0) {
+            anyhow::bail!("--oauth-latency-seconds must be a positive number");
+        }
+        let sizes = crate::bench_oauth::Sizes {
+            grants: args.oauth_grants,
+            logins: args.oauth_logins,
+            latency_seconds: args.oauth_latency_seconds,
+            raw_seconds: 1.0,
+            concurrency: args.concurrency,
+        };
+        let v = crate::bench_oauth::measure(sizes, args.database_url.as_deref()).await?;
+        let path = write_result(&args.out_dir, "oauth.json", &v)?;
+        let _ = writeln!(std::io::stdout(), "{}", crate::bench_oauth::summary(&v));
+        let _ = writeln!(std::io::stdout(), "results written to {}", path.display());
+    }
     Ok(())
 }
 
@@ -348,6 +376,8 @@ mod tests {
         assert!(w.args.suite == Suite::Vds);
         let w = Wrap::try_parse_from(["bench", "--suite", "tlog"]).unwrap();
         assert!(w.args.suite == Suite::Tlog);
+        let w = Wrap::try_parse_from(["bench", "--suite", "oauth"]).unwrap();
+        assert!(w.args.suite == Suite::Oauth);
         assert!(Wrap::try_parse_from(["bench", "--suite", "nope"]).is_err());
     }
 }

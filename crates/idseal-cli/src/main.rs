@@ -1,6 +1,7 @@
 //! The `idseal` binary.
 
 mod bench;
+mod bench_oauth;
 mod bench_tlog;
 mod bench_vds;
 mod cli;
