@@ -49,6 +49,22 @@ pub trait RateLimitStore: Send + Sync {
         expires_at: UnixTime,
     ) -> impl Future<Output = Result<u64, RateLimitError>> + Send;
 
+    /// [`hit`](Self::hit) each of `windows` (`(bucket, window_start, expires_at)`), returning the
+    /// new counts in the same order. A store should do it in one atomic statement: a check
+    /// then costs one durable write however many windows its policy has.
+    fn hit_windows(
+        &self,
+        windows: &[(String, UnixTime, UnixTime)],
+    ) -> impl Future<Output = Result<Vec<u64>, RateLimitError>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(windows.len());
+            for (bucket, start, expires) in windows {
+                out.push(self.hit(bucket, *start, *expires).await?);
+            }
+            Ok(out)
+        }
+    }
+
     /// The lockout recorded for `bucket`, if any.
     fn lockout(&self, bucket: &str) -> impl Future<Output = Result<Option<Lockout>, RateLimitError>> + Send;
 
@@ -138,12 +154,19 @@ pub async fn check<S: RateLimitStore>(
             new_lockout: false,
         });
     }
+    // Every window is counted in one store call (one durable write), refused attempts included.
+    let windows: Vec<(Window, String, UnixTime, UnixTime)> = [("b", policy.burst), ("s", policy.sustained)]
+        .into_iter()
+        .filter_map(|(tag, w)| {
+            let w = w?;
+            let start = window_start(now, w.period);
+            Some((w, format!("{bucket}:{tag}"), start, start.saturating_add(w.period)))
+        })
+        .collect();
+    let keys: Vec<(String, UnixTime, UnixTime)> = windows.iter().map(|(_, b, s, e)| (b.clone(), *s, *e)).collect();
+    let counts = store.hit_windows(&keys).await?;
     let mut remaining = u64::MAX;
-    for (tag, w) in [("b", policy.burst), ("s", policy.sustained)] {
-        let Some(w) = w else { continue };
-        let start = window_start(now, w.period);
-        let end = start.saturating_add(w.period);
-        let count = store.hit(&format!("{bucket}:{tag}"), start, end).await?;
+    for ((w, _, _, end), count) in windows.into_iter().zip(counts) {
         let limit = u64::from(w.limit);
         if count > limit {
             if count == limit + 1 && !policy.lockout.is_empty() {

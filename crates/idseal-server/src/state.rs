@@ -165,7 +165,9 @@ impl AppState {
                 crate::mail::Mailer::disabled()
             }
         };
-        let slots = std::thread::available_parallelism().map_or(2, std::num::NonZero::get) * 2;
+        // One argon2id hash per core: more would only time-slice memory-bound hashes and thrash
+        // the caches (measured: four at once on two cores lose throughput).
+        let slots = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         let state = Self {
             settings: Arc::new(settings),
             store,

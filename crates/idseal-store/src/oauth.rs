@@ -273,6 +273,13 @@ struct CodeDb {
     expires_at: i64,
 }
 
+#[derive(sqlx::FromRow)]
+struct CodeUsedDb {
+    #[sqlx(flatten)]
+    code: CodeDb,
+    used_at: Option<i64>,
+}
+
 impl From<CodeDb> for CodeRow {
     fn from(c: CodeDb) -> Self {
         Self {
@@ -370,6 +377,32 @@ macro_rules! bind_access {
     ($a:expr) => {
         sqlx::query(INSERT_ACCESS).bind(&$a.jti).bind(&$a.grant_id).bind(&$a.client_id).bind($a.expires_at.as_secs())
     };
+}
+
+/// Insert a grant, its access token and its refresh token (if any) in the transaction `tx`
+/// (a macro: the body is compiled once per backend).
+macro_rules! insert_grant_rows {
+    ($tx:ident, $g:expr, $access:expr, $refresh:expr) => {{
+        let g = $g;
+        sqlx::query(INSERT_GRANT)
+            .bind(&g.id)
+            .bind(&g.client_id)
+            .bind(&g.account_id)
+            .bind(&g.scope)
+            .bind(&g.code_hash)
+            .bind(&g.session_id)
+            .bind(g.auth_time.map(UnixTime::as_secs))
+            .bind(&g.acr)
+            .bind(g.created_at.as_secs())
+            .bind(g.revoked_at.map(UnixTime::as_secs))
+            .execute(&mut *$tx)
+            .await
+            .map_err(|e| conflict(e, "grant id or code already used"))?;
+        bind_access!($access).execute(&mut *$tx).await.map_err(|e| conflict(e, "jti already recorded"))?;
+        if let Some(r) = $refresh {
+            bind_refresh!(r).execute(&mut *$tx).await.map_err(|e| conflict(e, "refresh token already recorded"))?;
+        }
+    }};
 }
 
 /// Bind a [`RefreshRow`] to [`INSERT_REFRESH`].
@@ -601,6 +634,50 @@ impl Store {
 
     // --- grants and tokens ---
 
+    /// The code with this hash issued to `client_id`, and whether it was used already; `None`
+    /// for an unknown code or another client's. Reading is free: the code is used up only by
+    /// [`redeem_code`](Self::redeem_code), in the transaction that records its grant.
+    pub async fn code(&self, code_hash: &str, client_id: &str) -> Result<Option<(CodeRow, bool)>, StoreError> {
+        let sql = format!("SELECT {CODE_COLS}, used_at FROM auth_codes WHERE code_hash = $1 AND client_id = $2");
+        let row: Option<CodeUsedDb> =
+            with_pool!(self, |pool| sqlx::query_as(&sql).bind(code_hash).bind(client_id).fetch_optional(pool).await?);
+        Ok(row.map(|r| (r.code.into(), r.used_at.is_some())))
+    }
+
+    /// Use up a code and record the grant it yields, in one transaction: the code is marked used
+    /// only if it is still unused, unexpired and its client's; otherwise nothing is written and
+    /// the answer is `false` (a concurrent or repeated use, which the caller treats as a replay).
+    /// One durable write per code exchange.
+    pub async fn redeem_code(
+        &self,
+        code_hash: &str,
+        now: UnixTime,
+        g: &GrantRow,
+        access: &AccessRow,
+        refresh: Option<&RefreshRow>,
+    ) -> Result<bool, StoreError> {
+        with_pool!(self, |pool| {
+            let mut tx = begin_write!(self, pool);
+            let used = sqlx::query(
+                "UPDATE auth_codes SET used_at = $2 WHERE code_hash = $1 AND client_id = $3 AND used_at IS NULL \
+                 AND expires_at > $2",
+            )
+            .bind(code_hash)
+            .bind(now.as_secs())
+            .bind(&g.client_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+            if used != 1 {
+                tx.rollback().await?;
+                return Ok(false);
+            }
+            insert_grant_rows!(tx, g, access, refresh);
+            tx.commit().await?;
+            Ok(true)
+        })
+    }
+
     /// Record a grant with its first access token and, if any, its refresh token, in one
     /// transaction. A grant for a code that already has one is [`StoreError::Conflict`].
     pub async fn issue_grant(
@@ -611,24 +688,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         with_pool!(self, |pool| {
             let mut tx = begin_write!(self, pool);
-            sqlx::query(INSERT_GRANT)
-                .bind(&g.id)
-                .bind(&g.client_id)
-                .bind(&g.account_id)
-                .bind(&g.scope)
-                .bind(&g.code_hash)
-                .bind(&g.session_id)
-                .bind(g.auth_time.map(UnixTime::as_secs))
-                .bind(&g.acr)
-                .bind(g.created_at.as_secs())
-                .bind(g.revoked_at.map(UnixTime::as_secs))
-                .execute(&mut *tx)
-                .await
-                .map_err(|e| conflict(e, "grant id or code already used"))?;
-            bind_access!(access).execute(&mut *tx).await.map_err(|e| conflict(e, "jti already recorded"))?;
-            if let Some(r) = refresh {
-                bind_refresh!(r).execute(&mut *tx).await.map_err(|e| conflict(e, "refresh token already recorded"))?;
-            }
+            insert_grant_rows!(tx, g, access, refresh);
             tx.commit().await?;
             Ok(())
         })

@@ -25,6 +25,33 @@ impl RateLimitStore for Store {
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
+    async fn hit_windows(&self, windows: &[(String, UnixTime, UnixTime)]) -> Result<Vec<u64>, RateLimitError> {
+        if windows.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One multi-row upsert: one statement, so one durable write for every window.
+        let rows: Vec<(String, i64)> = with_pool!(self, |pool| {
+            let mut qb =
+                sqlx::QueryBuilder::new("INSERT INTO rate_counters (bucket, window_start, count, expires_at) ");
+            qb.push_values(windows, |mut b, (bucket, start, expires)| {
+                b.push_bind(bucket.as_str()).push_bind(start.as_secs()).push("1").push_bind(expires.as_secs());
+            });
+            qb.push(
+                " ON CONFLICT (bucket, window_start) DO UPDATE SET count = rate_counters.count + 1 \
+                 RETURNING bucket, count",
+            );
+            qb.build_query_as().fetch_all(pool).await.map_err(err)?
+        });
+        windows
+            .iter()
+            .map(|(bucket, _, _)| {
+                rows.iter().find(|(b, _)| b == bucket).map(|(_, c)| u64::try_from(*c).unwrap_or(0)).ok_or_else(|| {
+                    RateLimitError::Store(boxed(StoreError::Corrupt("rate counter not returned".into())))
+                })
+            })
+            .collect()
+    }
+
     async fn lockout(&self, bucket: &str) -> Result<Option<Lockout>, RateLimitError> {
         let row: Option<(i64, i64)> =
             with_pool!(self, |pool| sqlx::query_as("SELECT level, locked_until FROM rate_lockouts WHERE bucket = $1")

@@ -145,26 +145,16 @@ async fn authorization_code(
         return Err(OAuthError::UnauthorizedClient("this client may not use authorization_code".into()).into());
     }
     let now = st.clock.now();
-    let row =
-        match st.store.consume_code(&sha256_hex(code), &client.client_id, now).await.map_err(ApiError::internal)? {
-            CodeOutcome::Fresh(row) => row,
-            CodeOutcome::Invalid => {
-                return Err(OAuthError::InvalidGrant("the code is invalid or expired".into()).into());
-            }
-            CodeOutcome::Replayed { client_id, account_id, grant_id } => {
-                if let Some(g) = &grant_id {
-                    st.store.revoke_grant(g, now).await.map_err(ApiError::internal)?;
-                }
-                let ev = AuditEvent::new(AuditEventKind::CodeReplay, now, format!("client:{}", client.client_id))
-                    .subject(account_id)
-                    .details(serde_json::json!({"client_id": client_id, "grant_id": grant_id}));
-                oidc::audit(st, meta, ev).await?;
-                return Err(OAuthError::InvalidGrant(
-                    "the code was already used; the tokens it produced are revoked".into(),
-                )
-                .into());
-            }
-        };
+    let hash = sha256_hex(code);
+    let invalid = || ApiError::from(OAuthError::InvalidGrant("the code is invalid or expired".into()));
+    // Read first, use up later: the code is spent in the same transaction that records its
+    // grant (one durable write), and a second use, concurrent or later, is a replay.
+    let row = match st.store.code(&hash, &client.client_id).await.map_err(ApiError::internal)? {
+        None => return Err(invalid()),
+        Some((_, true)) => return Err(code_replay(st, meta, client, &hash).await),
+        Some((row, false)) if row.expires_at <= now => return Err(invalid()),
+        Some((row, false)) => row,
+    };
     if row.redirect_uri != redirect_uri {
         return Err(OAuthError::InvalidGrant("redirect_uri does not match the authorization request".into()).into());
     }
@@ -186,12 +176,43 @@ async fn authorization_code(
     let with_refresh = scope.contains("offline_access") && client.allows_grant(GrantType::RefreshToken);
     let minted =
         mint(st, client, &grant, Some(&account), row.nonce.as_deref(), &scope, with_refresh.then_some(&scope))?;
-    st.store.issue_grant(&grant, &minted.access, minted.refresh.as_ref()).await.map_err(ApiError::internal)?;
+    if !st
+        .store
+        .redeem_code(&hash, now, &grant, &minted.access, minted.refresh.as_ref())
+        .await
+        .map_err(ApiError::internal)?
+    {
+        return Err(code_replay(st, meta, client, &hash).await);
+    }
     let ev = AuditEvent::new(AuditEventKind::TokenIssue, now, format!("client:{}", client.client_id))
         .subject(account.id.clone())
         .details(serde_json::json!({"grant": "authorization_code", "grant_id": grant.id, "scope": grant.scope, "jti": minted.access.jti}));
     oidc::audit(st, meta, ev).await?;
     Ok(minted.body)
+}
+
+/// A code used a second time by its client: revoke what its first use produced (RFC 6749
+/// §4.1.2) and refuse.
+async fn code_replay(st: &AppState, meta: &Meta, client: &Client, hash: &str) -> ApiError {
+    let now = st.clock.now();
+    let outcome = match st.store.consume_code(hash, &client.client_id, now).await {
+        Ok(o) => o,
+        Err(e) => return ApiError::internal(e),
+    };
+    if let CodeOutcome::Replayed { client_id, account_id, grant_id } = outcome {
+        if let Some(g) = &grant_id
+            && let Err(e) = st.store.revoke_grant(g, now).await
+        {
+            return ApiError::internal(e);
+        }
+        let ev = AuditEvent::new(AuditEventKind::CodeReplay, now, format!("client:{client_id}"))
+            .subject(account_id)
+            .details(serde_json::json!({"client_id": client_id, "grant_id": grant_id}));
+        if let Err(e) = oidc::audit(st, meta, ev).await {
+            return e;
+        }
+    }
+    OAuthError::InvalidGrant("the code was already used; the tokens it produced are revoked".into()).into()
 }
 
 async fn refresh(
