@@ -143,6 +143,19 @@ async fn run(database_url: Option<&str>, pq_alg: &str) {
     )
     .unwrap();
     assert_eq!(claims["pq_sig"]["alg"], pq_alg);
+
+    // `idseal clients remove`, while the server runs: the client can no longer authenticate.
+    with_env(Idseal::new(tmp.path(), ["clients", "remove", client_id])).run().await.assert_code(0);
+    with_env(Idseal::new(tmp.path(), ["clients", "remove", client_id])).run().await.assert_code(2);
+    let res = http
+        .post(format!("{issuer}/oauth/token"))
+        .basic_auth(client_id, Some(secret))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
     server.stop().await;
 }
 
