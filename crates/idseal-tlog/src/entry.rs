@@ -26,8 +26,6 @@
 //! every proof and checkpoint stays valid. Details never carry secrets (the audit interface
 //! records hashes only).
 
-use std::fmt::Write as _;
-
 use aws_lc_rs::hmac;
 use idseal_types::AuditEvent;
 use serde_json::Value;
@@ -40,8 +38,7 @@ pub const ENTRY_VERSION: u8 = 1;
 /// The shortest pseudonymisation key accepted, in bytes.
 pub const MIN_PSEUDONYM_KEY_LEN: usize = 32;
 /// The deepest nesting of arrays and objects accepted in details.
-pub const MAX_JSON_DEPTH: usize = 64;
-const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+pub const MAX_JSON_DEPTH: usize = idseal_types::jcs::MAX_DEPTH;
 
 /// The HMAC key that turns subjects and IP addresses into pseudonyms. Its `Debug` never shows
 /// the key.
@@ -131,131 +128,11 @@ pub fn encode(event: &AuditEvent, key: &PseudonymKey) -> Result<Vec<u8>, TlogErr
     Ok(out)
 }
 
-/// The RFC 8785 (JCS) canonical form of a JSON value: object members sorted by the UTF-16
-/// code units of their names, no whitespace, minimal string escaping, and numbers in the
-/// ECMAScript form. Numbers are limited to what JCS represents exactly and what serde_json
-/// holds: integers of magnitude below 2^53, and finite non-integers in `[1e-6, 1e21)`;
-/// anything else is refused rather than rounded.
+/// The RFC 8785 (JCS) canonical form of a JSON value ([`idseal_types::jcs`]); numbers are
+/// limited to what JCS represents exactly.
 pub fn canonical_json(value: &Value) -> Result<String, TlogError> {
-    let mut out = String::new();
-    write_value(value, &mut out, 0)?;
-    Ok(out)
-}
-
-fn write_value(value: &Value, out: &mut String, depth: usize) -> Result<(), TlogError> {
-    if depth > MAX_JSON_DEPTH {
-        return Err(TlogError::Entry("details nested too deeply"));
-    }
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => write_number(n, out)?,
-        Value::String(s) => write_string(s, out),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_value(item, out, depth + 1)?;
-            }
-            out.push(']');
-        }
-        Value::Object(map) => {
-            let mut members: Vec<(&String, &Value)> = map.iter().collect();
-            members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
-            out.push('{');
-            for (i, (k, v)) in members.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_string(k, out);
-                out.push(':');
-                write_value(v, out, depth + 1)?;
-            }
-            out.push('}');
-        }
-    }
-    Ok(())
-}
-
-fn write_number(n: &serde_json::Number, out: &mut String) -> Result<(), TlogError> {
-    if let Some(u) = n.as_u64() {
-        if u > MAX_SAFE_INTEGER {
-            return Err(TlogError::Entry("integer beyond 2^53 in details"));
-        }
-        let _ = write!(out, "{u}");
-        return Ok(());
-    }
-    if let Some(i) = n.as_i64() {
-        if i.unsigned_abs() > MAX_SAFE_INTEGER {
-            return Err(TlogError::Entry("integer beyond 2^53 in details"));
-        }
-        let _ = write!(out, "{i}");
-        return Ok(());
-    }
-    let f = n.as_f64().ok_or(TlogError::Entry("number in details"))?;
-    if !f.is_finite() {
-        return Err(TlogError::Entry("non-finite number in details"));
-    }
-    if f == 0.0 {
-        out.push('0');
-        return Ok(());
-    }
-    let a = f.abs();
-    if a.fract() == 0.0 && a <= MAX_SAFE_INTEGER as f64 {
-        let _ = write!(out, "{f:.0}");
-        return Ok(());
-    }
-    if !(1e-6..1e21).contains(&a) {
-        return Err(TlogError::Entry("number needs exponent notation"));
-    }
-    // Rust prints the shortest digits that round-trip, without exponent: the ECMAScript
-    // form in this range.
-    let _ = write!(out, "{f}");
-    Ok(())
-}
-
-fn write_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c < ' ' => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    idseal_types::jcs::canonical_json(value).map_err(|e| TlogError::Entry(e.0))
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn jcs_sorts_by_utf16_and_escapes_minimally() {
-        let v = json!({"b": 1, "a": [true, null, "x\"\\\n\u{1}é"], "\u{e000}": 0, "\u{1f600}": 0});
-        // U+1F600 is D83D DE00 in UTF-16, which sorts before U+E000.
-        assert_eq!(
-            canonical_json(&v).unwrap(),
-            "{\"a\":[true,null,\"x\\\"\\\\\\n\\u0001é\"],\"b\":1,\"\u{1f600}\":0,\"\u{e000}\":0}"
-        );
-    }
-
-    #[test]
-    fn jcs_numbers() {
-        assert_eq!(canonical_json(&json!([1.5, -0.0, 2.0, -7, 0.000001])).unwrap(), "[1.5,0,2,-7,0.000001]");
-        assert!(canonical_json(&json!(1e300)).is_err());
-        assert!(canonical_json(&json!(u64::MAX)).is_err());
-        assert!(canonical_json(&json!(1e-7)).is_err());
-    }
-}
+mod tests {}

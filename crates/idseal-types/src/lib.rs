@@ -4,6 +4,7 @@
 //! [`UnixTime`] parameter) so that every rule can be tested on a fixed clock.
 
 mod audit;
+pub mod jcs;
 mod time;
 
 pub use audit::{AuditEvent, AuditEventKind, AuditSink};
