@@ -71,11 +71,26 @@ pub async fn csrf_field(st: &AppState, meta: &Meta) -> Result<(String, Option<He
     Ok((hidden("csrf", &oidc::csrf_token(st, &binding)), cookie))
 }
 
-fn with_cookie(page: Page, cookie: Option<HeaderValue>) -> Page {
-    match cookie {
-        Some(c) => page.cookie(c),
-        None => page,
+/// A page with a CSRF-protected form: `form` gets the hidden CSRF field and returns the form's
+/// HTML; an `error` is shown above it and answered with `status`, else 200.
+pub async fn form_page(
+    st: &AppState,
+    meta: &Meta,
+    title: &str,
+    error: Option<&str>,
+    status: StatusCode,
+    form: impl FnOnce(&str) -> String,
+) -> Result<Response, ApiError> {
+    let (csrf, cookie) = csrf_field(st, meta).await?;
+    let err = error.map(|e| format!("<p class=\"error\">{}</p>", esc(e))).unwrap_or_default();
+    let mut page = Page::new(title, format!("{err}{}", form(&csrf)));
+    if error.is_some() {
+        page = page.status(status);
     }
+    if let Some(c) = cookie {
+        page = page.cookie(c);
+    }
+    Ok(page.into_response())
 }
 
 async fn login_page(
@@ -85,19 +100,17 @@ async fn login_page(
     error: Option<&str>,
     status: StatusCode,
 ) -> Result<Response, ApiError> {
-    let (csrf, cookie) = csrf_field(st, meta).await?;
-    let err = error.map(|e| format!("<p class=\"error\">{}</p>", esc(e))).unwrap_or_default();
     let q = form_urlencoded::Serializer::new(String::new()).append_pair("return_to", return_to).finish();
-    let body = format!(
-        "{err}<form method=\"post\" action=\"/login\">{csrf}{rt}\
+    form_page(st, meta, "Sign in", error, status, |csrf| format!(
+        "<form method=\"post\" action=\"/login\">{csrf}{rt}\
          <label for=\"email\">Email</label><input id=\"email\" type=\"email\" name=\"email\" autocomplete=\"username\" required>\
          <label for=\"password\">Password</label><input id=\"password\" type=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
          <button type=\"submit\">Sign in</button></form>\
          <p class=\"muted\"><a href=\"/register?{q}\">Create an account</a> · <a href=\"/account/forgot\">Forgot your password?</a></p>",
         rt = hidden("return_to", return_to),
         q = esc(&q),
-    );
-    Ok(with_cookie(Page::new("Sign in", body).status(status), cookie).into_response())
+    ))
+    .await
 }
 
 /// `GET /login`.
@@ -210,19 +223,16 @@ pub async fn register_form(State(st): State<AppState>, meta: Meta, Query(q): Que
 }
 
 async fn register_page(st: &AppState, meta: &Meta, return_to: &str, error: Option<&str>) -> Result<Response, ApiError> {
-    let (csrf, cookie) = csrf_field(st, meta).await?;
-    let status = if error.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK };
-    let err = error.map(|e| format!("<p class=\"error\">{}</p>", esc(e))).unwrap_or_default();
-    let body = format!(
-        "{err}<form method=\"post\" action=\"/register\">{csrf}{rt}\
+    form_page(st, meta, "Create an account", error, StatusCode::BAD_REQUEST, |csrf| format!(
+        "<form method=\"post\" action=\"/register\">{csrf}{rt}\
          <label for=\"name\">Name (optional)</label><input id=\"name\" type=\"text\" name=\"name\" maxlength=\"100\" autocomplete=\"name\">\
          <label for=\"email\">Email</label><input id=\"email\" type=\"email\" name=\"email\" autocomplete=\"username\" required>\
          <label for=\"password\">Password (at least 10 characters)</label>\
          <input id=\"password\" type=\"password\" name=\"password\" minlength=\"10\" autocomplete=\"new-password\" required>\
          <button type=\"submit\">Create account</button></form>",
         rt = hidden("return_to", return_to),
-    );
-    Ok(with_cookie(Page::new("Create an account", body).status(status), cookie).into_response())
+    ))
+    .await
 }
 
 /// `POST /register`: email, password, optional name. Counts against `registration` per IP.

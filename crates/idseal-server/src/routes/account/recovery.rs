@@ -9,11 +9,11 @@ use idseal_ratelimit::KeyKind;
 use idseal_types::{AuditEvent, AuditEventKind};
 use std::time::Duration;
 
-use super::{TokenQuery, csrf_field, mail_later, posted_form};
+use super::{TokenQuery, form_page, mail_later, posted_form};
 use crate::error::ApiError;
 use crate::oidc::{self, random};
 use crate::state::AppState;
-use crate::web::{self, Meta, Page, SESSION_COOKIE, esc, field, hidden, page_result};
+use crate::web::{self, Meta, Page, SESSION_COOKIE, field, hidden, page_result};
 
 /// `GET /account/forgot`.
 #[utoipa::path(
@@ -25,21 +25,14 @@ pub async fn forgot_form(State(st): State<AppState>, meta: Meta) -> Response {
 }
 
 async fn forgot_page(st: &AppState, meta: &Meta, error: Option<&str>) -> Result<Response, ApiError> {
-    let (csrf, cookie) = csrf_field(st, meta).await?;
-    let err = error.map(|e| format!("<p class=\"error\">{}</p>", esc(e))).unwrap_or_default();
-    let body = format!(
-        "{err}<form method=\"post\" action=\"/account/forgot\">{csrf}\
-         <label for=\"email\">Email</label><input id=\"email\" type=\"email\" name=\"email\" required>\
-         <button type=\"submit\">Send a reset link</button></form>"
-    );
-    let mut page = Page::new("Reset your password", body);
-    if error.is_some() {
-        page = page.status(StatusCode::BAD_REQUEST);
-    }
-    if let Some(c) = cookie {
-        page = page.cookie(c);
-    }
-    Ok(page.into_response())
+    form_page(st, meta, "Reset your password", error, StatusCode::BAD_REQUEST, |csrf| {
+        format!(
+            "<form method=\"post\" action=\"/account/forgot\">{csrf}\
+             <label for=\"email\">Email</label><input id=\"email\" type=\"email\" name=\"email\" required>\
+             <button type=\"submit\">Send a reset link</button></form>"
+        )
+    })
+    .await
 }
 
 /// `POST /account/forgot`: counts against `password_reset` per account (and so per address
@@ -107,23 +100,14 @@ pub async fn reset_form(State(st): State<AppState>, meta: Meta, Query(q): Query<
 }
 
 async fn reset_page(st: &AppState, meta: &Meta, token: &str, error: Option<&str>) -> Result<Response, ApiError> {
-    let (csrf, cookie) = csrf_field(st, meta).await?;
-    let err = error.map(|e| format!("<p class=\"error\">{}</p>", esc(e))).unwrap_or_default();
-    let body = format!(
-        "{err}<form method=\"post\" action=\"/account/reset\">{csrf}{t}\
+    form_page(st, meta, "Choose a new password", error, StatusCode::BAD_REQUEST, |csrf| format!(
+        "<form method=\"post\" action=\"/account/reset\">{csrf}{t}\
          <label for=\"password\">New password (at least 10 characters)</label>\
          <input id=\"password\" type=\"password\" name=\"password\" minlength=\"10\" autocomplete=\"new-password\" required>\
          <button type=\"submit\">Set password</button></form>",
         t = hidden("token", token),
-    );
-    let mut page = Page::new("Choose a new password", body);
-    if error.is_some() {
-        page = page.status(StatusCode::BAD_REQUEST);
-    }
-    if let Some(c) = cookie {
-        page = page.cookie(c);
-    }
-    Ok(page.into_response())
+    ))
+    .await
 }
 
 /// `POST /account/reset`: token and new password.
