@@ -75,7 +75,7 @@ const CORS_PATHS: &[&str] = &[
     "/oauth/revoke",
 ];
 
-/// CORS for [`CORS_PATHS`]: answers preflights (204) and marks the answers readable.
+/// CORS for the paths in `CORS_PATHS`: answers preflights (204) and marks the answers readable.
 pub async fn cors(req: Request, next: Next) -> Response {
     if !CORS_PATHS.contains(&req.uri().path()) {
         return next.run(req).await;

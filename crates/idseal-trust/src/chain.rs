@@ -1,0 +1,382 @@
+//! The chain-of-trust walk for a VDS (docs/trust.md, "Verification"): Governance List →
+//! Scheme List of the seal's IAC → TSL → CA → signing certificate → VRL → seal signature.
+//! Pure: the caller's [`ListSource`] supplies the lists (a cache wraps it) and `now`.
+
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
+use idseal_types::UnixTime;
+use idseal_vds::{SigningCertificate, VdsError};
+
+use crate::TrustError;
+use crate::lists::{GovernanceList, ListKind, ListPointer, SchemeList, ServiceStatus, Tsl, Vrl, to_hex};
+use crate::xmldsig::{Verified, verify_enveloped};
+
+/// What the verifier trusts without a list: the Governance List's location and the
+/// certificates (DER) that may sign it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrustAnchors {
+    /// Where the Governance List is fetched from (passed to [`ListSource::fetch`]).
+    pub governance_location: String,
+    /// The certificates (DER) one of which must sign the Governance List (byte equality).
+    pub governance_signers: Vec<Vec<u8>>,
+}
+
+/// Where the lists come from. The caller fetches and caches (1 h TTL, sequence numbers never
+/// going back: see [`check_sequence`]); this crate never does I/O.
+pub trait ListSource {
+    /// The document at `location` (a URL from the anchors or a parent list).
+    ///
+    /// # Errors
+    /// Any; [`TrustError::Fetch`] is the usual one.
+    fn fetch(&self, location: &str) -> Result<String, TrustError>;
+}
+
+/// One step of the walk and what it found, for display.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainStep {
+    /// The step name, e.g. `Governance List`.
+    pub step: &'static str,
+    /// What was found (sequence number, names, ids).
+    pub found: String,
+}
+
+/// The result of a successful walk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainReport {
+    /// Each step in order with what it found.
+    pub steps: Vec<ChainStep>,
+    /// The seal as decoded and verified.
+    pub vds: idseal_vds::Vds,
+    /// The seal's SHA-256 fingerprint (hex), as VRLs list it.
+    pub fingerprint: String,
+    /// Sequence numbers of the lists used, for the cache's rollback check.
+    pub sequence_numbers: Vec<(ListKind, u64)>,
+    /// The CA's TSP name.
+    pub ca_name: String,
+    /// The signing certificate's reference (CA id + certificate id).
+    pub certificate_reference: String,
+}
+
+/// Refuses a list whose sequence number is lower than the highest already seen for the same
+/// location. Equal is fine (the same list again).
+///
+/// # Errors
+/// [`TrustError::SequenceRollback`].
+pub fn check_sequence(previous: Option<u64>, new: u64) -> Result<(), TrustError> {
+    match previous {
+        Some(previous) if new < previous => Err(TrustError::SequenceRollback { previous, new }),
+        _ => Ok(()),
+    }
+}
+
+fn invalid(list: ListKind) -> impl Fn(TrustError) -> TrustError {
+    move |e| TrustError::ListInvalid { list, source: Box::new(e) }
+}
+
+/// Fetches and verifies the signature of a list; `expected` is the certificate that must have
+/// signed it (`None`: the caller checks).
+fn fetch_verified(
+    source: &dyn ListSource,
+    location: &str,
+    list: ListKind,
+    expected: Option<&[u8]>,
+) -> Result<Verified, TrustError> {
+    let xml = source.fetch(location)?;
+    let verified = verify_enveloped(&xml).map_err(invalid(list))?;
+    if let Some(cert) = expected
+        && verified.certificate_der != cert
+    {
+        return Err(TrustError::WrongListSigner { list });
+    }
+    Ok(verified)
+}
+
+fn fresh(list: ListKind, next_update: UnixTime, now: UnixTime) -> Result<(), TrustError> {
+    if next_update <= now {
+        return Err(TrustError::ListExpired { list, next_update });
+    }
+    Ok(())
+}
+
+/// Verifies a VDS through the whole chain of trust (the eight steps of docs/trust.md).
+///
+/// # Errors
+/// One [`TrustError`] variant per failed step (see docs/trust.md).
+pub fn verify_vds(
+    vds_text: &str,
+    anchors: &TrustAnchors,
+    source: &dyn ListSource,
+    now: UnixTime,
+) -> Result<ChainReport, TrustError> {
+    let mut steps = Vec::new();
+    let mut sequence_numbers = Vec::new();
+    // 1-2. Decode and read the header.
+    let decoded = idseal_vds::decode(vds_text).map_err(|e| TrustError::Vds(e.to_string()))?;
+    let header = decoded.header().clone();
+    let iac = idseal_vds::header::IAC;
+    let reference = header.certificate_reference.clone();
+    let manifest = header.manifest_id;
+    steps.push(ChainStep {
+        step: "VDS header",
+        found: format!("IAC {iac}, certificate {reference}, manifest {manifest}, issued {}", header.issued_at),
+    });
+
+    // 3. Governance List: signed by an anchor, fresh.
+    let verified = fetch_verified(source, &anchors.governance_location, ListKind::Governance, None)?;
+    if !anchors.governance_signers.contains(&verified.certificate_der) {
+        return Err(TrustError::UntrustedGovernanceSigner);
+    }
+    let governance = GovernanceList::parse(&verified).map_err(invalid(ListKind::Governance))?;
+    fresh(ListKind::Governance, governance.information.next_update, now)?;
+    sequence_numbers.push((ListKind::Governance, governance.information.sequence_number));
+    let operator = governance
+        .operators
+        .iter()
+        .find(|o| o.iac == iac)
+        .ok_or_else(|| TrustError::SchemeNotAuthorised { iac: iac.to_owned() })?;
+    steps.push(ChainStep {
+        step: "Governance List",
+        found: format!(
+            "sequence {}, Scheme Operator {} for IAC {iac}",
+            governance.information.sequence_number, operator.name
+        ),
+    });
+
+    // 4. Scheme List: signed by the certificate the Governance List names, fresh, in scope.
+    let verified =
+        fetch_verified(source, &operator.scheme_list_location, ListKind::Scheme, Some(&operator.signer_certificate))?;
+    let scheme = SchemeList::parse(&verified).map_err(invalid(ListKind::Scheme))?;
+    fresh(ListKind::Scheme, scheme.information.next_update, now)?;
+    if scheme.iac != iac {
+        return Err(TrustError::SchemeMismatch { expected: iac.to_owned(), found: scheme.iac });
+    }
+    if !scheme.manifest_scope.contains(&manifest) {
+        return Err(TrustError::ManifestNotInScope { manifest: manifest.to_string() });
+    }
+    sequence_numbers.push((ListKind::Scheme, scheme.information.sequence_number));
+    steps.push(ChainStep {
+        step: "Scheme List",
+        found: format!("sequence {}, manifest {manifest} in scope", scheme.information.sequence_number),
+    });
+
+    // 5-6. TSL and CA: the CA whose certificate's CA id is the seal's, granted then and now.
+    let (tsl_seq, provider, ca) = find_ca(source, &scheme.tsls, iac, reference.ca_id(), now)?;
+    sequence_numbers.push((ListKind::Tsl, tsl_seq));
+    for at in [header.issued_at, now] {
+        if provider.status_at(at) != Some(ServiceStatus::Granted) {
+            return Err(TrustError::CaNotGranted { ca_id: reference.ca_id().to_owned(), at });
+        }
+        if at < ca.not_before || at > ca.not_after {
+            return Err(TrustError::CaCertificateNotValid { ca_id: reference.ca_id().to_owned(), at });
+        }
+    }
+    steps.push(ChainStep { step: "TSL", found: format!("sequence {tsl_seq}") });
+    steps.push(ChainStep {
+        step: "CA",
+        found: format!("{} (CA id {}), granted at issue and now", provider.name, reference.ca_id()),
+    });
+
+    // 7. Signing certificate: published under the CA, issued by it, valid, UsageList.
+    let cert = signing_certificate(&provider.signing_certificates, &reference, &ca.public_key)?;
+    for at in [header.issued_at, now] {
+        if !cert.is_valid_at(at) {
+            return Err(TrustError::SigningCertificateNotValid { at });
+        }
+    }
+    if !cert.manifest_ids.contains(&manifest) {
+        return Err(TrustError::UsageListMissing { manifest: manifest.to_string() });
+    }
+    steps.push(ChainStep {
+        step: "Signing certificate",
+        found: format!("{} issued by {}, valid, UsageList has {manifest}", cert.subject, cert.issuer),
+    });
+
+    // VRL: signed by the certificate the Scheme List names, fresh, seal not listed.
+    let verified = fetch_verified(source, &scheme.vrl.location, ListKind::Vrl, Some(&scheme.vrl.signer_certificate))?;
+    let vrl = Vrl::parse(&verified).map_err(invalid(ListKind::Vrl))?;
+    fresh(ListKind::Vrl, vrl.next_update, now)?;
+    if vrl.iac != iac {
+        return Err(TrustError::SchemeMismatch { expected: iac.to_owned(), found: vrl.iac });
+    }
+    let fingerprint = decoded.fingerprint();
+    if let Some(r) = vrl.find(&fingerprint) {
+        return Err(TrustError::Revoked { revoked_at: r.revoked_at, reason: r.reason.clone() });
+    }
+    sequence_numbers.push((ListKind::Vrl, vrl.sequence_number));
+    steps.push(ChainStep { step: "VRL", found: format!("sequence {}, seal not revoked", vrl.sequence_number) });
+
+    // 8. The seal signature.
+    let vds = idseal_vds::verify_with_certificate(vds_text, &cert, now).map_err(|e| TrustError::Seal(e.to_string()))?;
+    steps.push(ChainStep { step: "Seal signature", found: "ECDSA P-256 verifies".to_owned() });
+    Ok(ChainReport {
+        steps,
+        vds,
+        fingerprint: to_hex(&fingerprint),
+        sequence_numbers,
+        ca_name: provider.name,
+        certificate_reference: reference.to_string(),
+    })
+}
+
+/// Walks the scheme's TSLs for the CA with `ca_id`; returns the TSL sequence number, the entry
+/// and the CA's certificate facts.
+fn find_ca(
+    source: &dyn ListSource,
+    tsls: &[ListPointer],
+    iac: &str,
+    ca_id: &str,
+    now: UnixTime,
+) -> Result<(u64, crate::lists::TrustServiceProvider, CaFacts), TrustError> {
+    for pointer in tsls {
+        let verified = fetch_verified(source, &pointer.location, ListKind::Tsl, Some(&pointer.signer_certificate))?;
+        let tsl = Tsl::parse(&verified).map_err(invalid(ListKind::Tsl))?;
+        fresh(ListKind::Tsl, tsl.information.next_update, now)?;
+        if tsl.iac != iac {
+            return Err(TrustError::SchemeMismatch { expected: iac.to_owned(), found: tsl.iac });
+        }
+        for provider in tsl.providers {
+            let facts = ca_facts(&provider.ca_certificate).map_err(invalid(ListKind::Tsl))?;
+            if facts.ca_id == ca_id {
+                return Ok((tsl.information.sequence_number, provider, facts));
+            }
+        }
+    }
+    Err(TrustError::CaNotListed { ca_id: ca_id.to_owned() })
+}
+
+fn signing_certificate(
+    published: &[Vec<u8>],
+    reference: &idseal_vds::CertificateReference,
+    ca_public_key: &[u8],
+) -> Result<SigningCertificate, TrustError> {
+    for der in published {
+        let cert = match SigningCertificate::parse(der) {
+            Ok(cert) => cert,
+            Err(VdsError::MissingUsageList) => {
+                // Only an error if it is the one we look for: its reference is in the subject.
+                if subject_names(der, reference) {
+                    return Err(TrustError::UsageListMissing { manifest: "any".to_owned() });
+                }
+                continue;
+            }
+            Err(e) => return Err(TrustError::SigningCertificate(e.to_string())),
+        };
+        if &cert.certificate_reference != reference {
+            continue;
+        }
+        if !issued_by(der, ca_public_key) {
+            return Err(TrustError::SigningCertificate("not issued by the listed CA".to_owned()));
+        }
+        return Ok(cert);
+    }
+    Err(TrustError::SigningCertificateNotListed { reference: reference.to_string() })
+}
+
+/// Whether the certificate DER contains the reference as text (its subject CN): used only to
+/// attribute an unparseable certificate to the seal.
+fn subject_names(der: &[u8], reference: &idseal_vds::CertificateReference) -> bool {
+    let needle = reference.to_string().into_bytes();
+    der.windows(needle.len()).any(|w| w == needle.as_slice())
+}
+
+// ---- the little X.509 reading the walk needs (the CA's id and key, a signature check) ----
+
+/// One DER TLV: tag, content, the whole encoding, and the rest of the input.
+type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+
+fn tlv(input: &[u8]) -> Option<Tlv<'_>> {
+    let (&tag, rest) = input.split_first()?;
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = match first {
+        0..=0x7F => (usize::from(first), rest),
+        0x81..=0x84 => {
+            let n = usize::from(first & 0x7F);
+            let (bytes, rest) = rest.split_at_checked(n)?;
+            (bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)), rest)
+        }
+        _ => return None,
+    };
+    let (content, rest) = rest.split_at_checked(len)?;
+    let whole = input.get(..input.len() - rest.len())?;
+    Some((tag, content, whole, rest))
+}
+
+/// The facts of a CA certificate the walk needs.
+struct CaFacts {
+    /// Subject serialNumber: the CA id of certificate references.
+    ca_id: String,
+    /// Uncompressed P-256 public key.
+    public_key: Vec<u8>,
+    /// Start of validity.
+    not_before: UnixTime,
+    /// End of validity (inclusive).
+    not_after: UnixTime,
+}
+
+/// An X.509 time (UTCTime `YYMMDDHHMMSSZ` or GeneralizedTime `YYYYMMDDHHMMSSZ`).
+fn x509_time(tag: u8, content: &[u8]) -> Option<UnixTime> {
+    let text = std::str::from_utf8(content).ok()?;
+    let full = match (tag, text.len()) {
+        (0x17, 13) => {
+            let yy: u32 = text.get(..2)?.parse().ok()?;
+            format!("{}{text}", if yy < 50 { "20" } else { "19" })
+        }
+        (0x18, 15) => text.to_owned(),
+        _ => return None,
+    };
+    let p = |a: usize, b: usize| full.get(a..b);
+    let iso = format!("{}-{}-{}T{}:{}:{}Z", p(0, 4)?, p(4, 6)?, p(6, 8)?, p(8, 10)?, p(10, 12)?, p(12, 14)?);
+    if full.get(14..) != Some("Z") {
+        return None;
+    }
+    crate::lists::parse_datetime(&iso).ok()
+}
+
+fn ca_facts(der: &[u8]) -> Result<CaFacts, TrustError> {
+    let bad = || TrustError::Certificate("CA certificate is not the expected X.509".to_owned());
+    let (_, cert, _, _) = tlv(der).ok_or_else(bad)?;
+    let (_, tbs, _, _) = tlv(cert).ok_or_else(bad)?;
+    let mut rest = tbs;
+    let mut fields = Vec::new();
+    while let Some((tag, content, _, r)) = tlv(rest) {
+        fields.push((tag, content));
+        rest = r;
+    }
+    // [0] version, serial, signature algorithm, issuer, validity, subject, SPKI, ...
+    let (validity, subject, spki) = match fields.as_slice() {
+        [(0xA0, _), _, _, _, (0x30, validity), (0x30, subject), (0x30, spki), ..] => (*validity, *subject, *spki),
+        _ => return Err(bad()),
+    };
+    let (t1, c1, _, rest) = tlv(validity).ok_or_else(bad)?;
+    let (t2, c2, _, _) = tlv(rest).ok_or_else(bad)?;
+    let not_before = x509_time(t1, c1).ok_or_else(bad)?;
+    let not_after = x509_time(t2, c2).ok_or_else(bad)?;
+    let mut ca_id = None;
+    let mut rdns = subject;
+    while let Some((_, set, _, r)) = tlv(rdns) {
+        rdns = r;
+        let Some((_, atv, _, _)) = tlv(set) else { continue };
+        if let Some((0x06, oid, _, value)) = tlv(atv)
+            && oid == [0x55, 0x04, 0x05]
+            && let Some((_, v, _, _)) = tlv(value)
+        {
+            ca_id = std::str::from_utf8(v).ok().map(str::to_owned);
+        }
+    }
+    let (_, _, _, key) = tlv(spki).ok_or_else(bad)?;
+    let (_, bits, _, _) = tlv(key).ok_or_else(bad)?;
+    let public_key = match bits.split_first() {
+        Some((0, point)) if point.len() == 65 => point.to_vec(),
+        _ => return Err(bad()),
+    };
+    Ok(CaFacts { ca_id: ca_id.ok_or_else(bad)?, public_key, not_before, not_after })
+}
+
+/// Whether the certificate's signature (ecdsa-with-SHA256) verifies under `ca_public_key`.
+fn issued_by(der: &[u8], ca_public_key: &[u8]) -> bool {
+    let Some((_, cert, _, _)) = tlv(der) else { return false };
+    let Some((_, _, tbs, rest)) = tlv(cert) else { return false };
+    let Some((_, _, _, rest)) = tlv(rest) else { return false };
+    let Some((0x03, bits, _, _)) = tlv(rest) else { return false };
+    let Some((0, sig)) = bits.split_first() else { return false };
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, ca_public_key).verify(tbs, sig).is_ok()
+}
