@@ -2,7 +2,8 @@
 //! into `--out-dir` (default `bench-results/`): `foundation` (start-up time, idle memory and
 //! /health throughput of a real `idseal serve` process) to `foundation.json`, `vds` (see
 //! [`crate::bench_vds`]) to `vds.json`, `tlog` (see [`crate::bench_tlog`]) to `tlog.json`,
-//! `oauth` (see [`crate::bench_oauth`]) to `oauth.json`; `all` (the default) runs them all.
+//! `oauth` (see [`crate::bench_oauth`]) to `oauth.json`, `trust` (see [`crate::bench_trust`]) to
+//! `trust.json`; `all` (the default) runs them all.
 //!
 //! Raw limits: process start-up is compared with spawning `idseal --version` (exec and
 //! dynamic loading, nothing of ours); /health throughput with in-process `SELECT 1` round
@@ -31,6 +32,9 @@ pub(crate) enum Suite {
     /// OAuth grants and password logins through the HTTP server against raw signatures and
     /// argon2id (`oauth.json`).
     Oauth,
+    /// Full VDS verification through the chain of trust (signed XML lists) against raw ECDSA
+    /// P-256 verification (`trust.json`).
+    Trust,
     /// All of the above.
     All,
     /// Internal: the SoftHSM2 issuance figures, run in a child process that has its own
@@ -71,6 +75,9 @@ pub(crate) struct BenchArgs {
     /// Seconds of the fixed-rate latency run (oauth suite).
     #[arg(long, default_value_t = 5.0)]
     oauth_latency_seconds: f64,
+    /// Seconds per single-thread measurement (trust suite; the cost-split parts get half).
+    #[arg(long, default_value_t = 2.0)]
+    trust_seconds: f64,
     /// PostgreSQL server for the tlog and oauth suites' PostgreSQL figures (a fresh database is created
     /// next to the one named and dropped after); default `IDSEAL_TEST_DATABASE_URL`.
     #[arg(long, env = "IDSEAL_TEST_DATABASE_URL")]
@@ -340,6 +347,15 @@ async fn run_suites(args: &BenchArgs) -> anyhow::Result<()> {
         let _ = writeln!(std::io::stdout(), "{}", crate::bench_oauth::summary(&v));
         let _ = writeln!(std::io::stdout(), "results written to {}", path.display());
     }
+    if matches!(args.suite, Suite::Trust | Suite::All) {
+        if !(args.trust_seconds.is_finite() && args.trust_seconds > 0.0) {
+            anyhow::bail!("--trust-seconds must be a positive number");
+        }
+        let v = crate::bench_trust::measure(args.trust_seconds)?;
+        let path = write_result(&args.out_dir, "trust.json", &v)?;
+        let _ = writeln!(std::io::stdout(), "{}", crate::bench_trust::summary(&v));
+        let _ = writeln!(std::io::stdout(), "results written to {}", path.display());
+    }
     Ok(())
 }
 
@@ -378,6 +394,8 @@ mod tests {
         assert!(w.args.suite == Suite::Tlog);
         let w = Wrap::try_parse_from(["bench", "--suite", "oauth"]).unwrap();
         assert!(w.args.suite == Suite::Oauth);
+        let w = Wrap::try_parse_from(["bench", "--suite", "trust"]).unwrap();
+        assert!(w.args.suite == Suite::Trust);
         assert!(Wrap::try_parse_from(["bench", "--suite", "nope"]).is_err());
     }
 }

@@ -80,6 +80,11 @@ enum Command {
         #[command(subcommand)]
         command: crate::vds::VdsCommand,
     },
+    /// The chain of trust: trust-list signing keys (keygen), publishing (publish), reading (inspect).
+    Trust {
+        #[command(subcommand)]
+        command: crate::trust::TrustCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -161,6 +166,7 @@ pub(crate) fn main() -> ExitCode {
             Command::Log { command } => crate::log::run(command).await,
             Command::Bench(args) => crate::bench::run(args).await,
             Command::Vds { command } => crate::vds::run(command),
+            Command::Trust { command } => crate::trust::run(command),
         }
     })
 }

@@ -3,11 +3,15 @@
 mod bench;
 mod bench_oauth;
 mod bench_tlog;
+mod bench_trust;
 mod bench_vds;
 mod cli;
 mod clients;
 mod log;
 mod log_proof;
+mod trust;
+mod trust_show;
+mod trust_verify;
 mod vds;
 mod vds_issue;
 mod vds_show;

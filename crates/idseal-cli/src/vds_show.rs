@@ -37,12 +37,19 @@ pub(crate) struct VerifyArgs {
     #[arg(value_name = "FILE|-")]
     input: PathBuf,
     /// The signing certificate (PEM or DER). Only this certificate is checked: the chain to a
-    /// trusted CA is not (yet) verified.
-    #[arg(long, value_name = "signer.pem")]
-    cert: PathBuf,
+    /// trusted CA is not (use --trust for that).
+    #[arg(long, value_name = "signer.pem", required_unless_present = "trust", conflicts_with = "trust")]
+    cert: Option<PathBuf>,
+    /// Verify through the whole chain of trust instead: the Governance List (a file, `file:` or
+    /// http:// URL); the lists it points to are read relative to it (docs/trust.md, "CLI").
+    #[arg(long, value_name = "GOVERNANCE_FILE|URL", requires = "anchor")]
+    trust: Option<String>,
+    /// With --trust: a certificate (PEM or DER) that may sign the Governance List (repeatable).
+    #[arg(long, value_name = "CERT.pem", requires = "trust")]
+    anchor: Vec<PathBuf>,
     /// Verify as of this time (RFC 3339) instead of now: the seal must be issued by then and
-    /// not expired.
-    #[arg(long, value_name = "RFC3339")]
+    /// not expired (with --trust: the lists must not be past NextUpdate then).
+    #[arg(long, alias = "now", value_name = "RFC3339")]
     at: Option<String>,
     /// One JSON document (`"valid": true|false`) on stdout.
     #[arg(long)]
@@ -184,14 +191,18 @@ fn check(text: &str, cert: &SigningCertificate, at: UnixTime) -> Result<DecodedV
 }
 
 pub(crate) fn verify(a: &VerifyArgs) -> Result<(), Failure> {
+    if let Some(trust) = &a.trust {
+        return crate::trust_verify::verify(&a.input, trust, &a.anchor, a.at.as_deref(), a.json);
+    }
+    let Some(cert_path) = &a.cert else { return Err(Failure::usage("--cert or --trust is required")) };
     let at = match &a.at {
         Some(s) => parse_rfc3339("--at", s)?,
         None => now(),
     };
     let text = read_seal_text(&a.input)?;
-    let cert_bytes = read_limited(&a.cert, MAX_CERT, "certificate")?;
+    let cert_bytes = read_limited(cert_path, MAX_CERT, "certificate")?;
     let cert = SigningCertificate::parse(&cert_bytes)
-        .map_err(|e| vds_error(&format!("certificate {}", a.cert.display()), &e))?;
+        .map_err(|e| vds_error(&format!("certificate {}", cert_path.display()), &e))?;
     match check(&text, &cert, at) {
         Ok(d) => {
             let h = d.header();

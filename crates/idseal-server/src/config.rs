@@ -138,6 +138,25 @@ impl Default for OAuthConfig {
     }
 }
 
+/// Trust lists (docs/trust.md): the cache of fetched lists and the lists this server publishes.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrustConfig {
+    /// Seconds a fetched list is used before it is fetched again (conditionally).
+    pub cache_ttl_secs: u64,
+    /// Seconds a list fetch may take.
+    pub fetch_timeout_secs: u64,
+    /// Directory of signed lists (`idseal trust publish --out-dir`) served at `/trust/<file>`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publish_dir: Option<PathBuf>,
+}
+
+impl Default for TrustConfig {
+    fn default() -> Self {
+        Self { cache_ttl_secs: 3600, fetch_timeout_secs: 10, publish_dir: None }
+    }
+}
+
 /// One rate-limit policy as configured.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -239,6 +258,8 @@ pub struct Config {
     pub oauth: OAuthConfig,
     /// Outgoing mail (verification and password-reset links).
     pub mail: crate::mail::MailConfig,
+    /// Trust lists.
+    pub trust: TrustConfig,
 }
 
 impl Default for Config {
@@ -260,6 +281,7 @@ impl Default for Config {
             rate_limits: default_rate_limits(),
             oauth: OAuthConfig::default(),
             mail: crate::mail::MailConfig::default(),
+            trust: TrustConfig::default(),
         }
     }
 }
@@ -383,6 +405,12 @@ impl Config {
             return Err(invalid("tlog.checkpoint_secs", "must be between 1 and 86400"));
         }
         check_oauth(&self.oauth)?;
+        if !(1..=7 * 86400).contains(&self.trust.cache_ttl_secs) {
+            return Err(invalid("trust.cache_ttl_secs", "must be between 1 and 604800"));
+        }
+        if !(1..=120).contains(&self.trust.fetch_timeout_secs) {
+            return Err(invalid("trust.fetch_timeout_secs", "must be between 1 and 120"));
+        }
         let needed = [
             (self.oauth.access_token_alg.parse().unwrap_or(Algorithm::Rs256), "oauth.access_token_alg"),
             (self.oauth.pq_sig_alg.parse().unwrap_or(Algorithm::MlDsa65), "oauth.pq_sig_alg"),

@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod routes;
 pub mod state;
 pub mod tlog;
+pub mod trust_cache;
 pub mod web;
 
 use std::future::Future;
@@ -86,6 +87,7 @@ pub fn router(state: AppState) -> Router {
         .route("/account/consents/{client_id}/revoke", post(routes::account::manage::revoke_consent))
         .route("/account/password", post(routes::account::manage::change_password))
         .route("/account/logout", post(routes::account::manage::logout))
+        .route("/trust/{file}", get(routes::trust::published_list))
         .fallback((|| async { ApiError::NotFound }).layer(observe.clone()))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit))

@@ -34,6 +34,13 @@ pub struct PolicyLabels {
     pub policy: String,
 }
 
+/// Labels of a trust-list refusal.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TrustRefusalLabels {
+    /// `expired`, `rollback`, `invalid` or `unreachable`.
+    pub reason: String,
+}
+
 /// All metrics of one server.
 #[derive(Clone)]
 pub struct Metrics {
@@ -46,6 +53,8 @@ pub struct Metrics {
     pub rate_limited: Family<PolicyLabels, Counter>,
     /// Keys currently published in the JWKS.
     pub published_keys: Gauge,
+    /// Trust lists the cache refused to use, by reason (a list past NextUpdate is `expired`).
+    pub trust_refused: Family<TrustRefusalLabels, Counter>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -63,11 +72,13 @@ impl Default for Metrics {
         });
         let rate_limited = Family::<PolicyLabels, Counter>::default();
         let published_keys = Gauge::default();
+        let trust_refused = Family::<TrustRefusalLabels, Counter>::default();
         registry.register("http_requests", "HTTP requests served", requests.clone());
         registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
         registry.register("rate_limited", "Requests refused by a rate-limit policy", rate_limited.clone());
         registry.register("published_keys", "Signing keys published in the JWKS", published_keys.clone());
-        Self { registry: Arc::new(registry), requests, latency, rate_limited, published_keys }
+        registry.register("trust_list_refused", "Trust lists refused by the cache, by reason", trust_refused.clone());
+        Self { registry: Arc::new(registry), requests, latency, rate_limited, published_keys, trust_refused }
     }
 }
 
@@ -79,5 +90,11 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+}
+
+impl crate::trust_cache::CacheObserver for Metrics {
+    fn refused(&self, reason: &'static str) {
+        self.trust_refused.get_or_create(&TrustRefusalLabels { reason: reason.to_owned() }).inc();
     }
 }

@@ -5,7 +5,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::routes::account::{self, manage, recovery};
 use crate::routes::oauth::{self, authorize, clients, logout, resource, token};
-use crate::routes::{admin, health, log, wellknown};
+use crate::routes::{admin, health, log, trust, wellknown};
 
 struct BearerAuth;
 
@@ -31,7 +31,7 @@ impl Modify for BearerAuth {
           authorize::authorize, authorize::authorize_post, authorize::decision, logout::logout_get, logout::logout_post, account::login_form,
           account::login, account::register_form, account::register, account::verify_email, recovery::forgot_form,
           recovery::forgot, recovery::reset_form, recovery::reset, manage::page, manage::revoke_session,
-          manage::revoke_consent, manage::change_password, manage::logout),
+          manage::revoke_consent, manage::change_password, manage::logout, trust::published_list),
     components(schemas(crate::error::ErrorBody, log::InclusionProof, log::ConsistencyProof, log::AuditPage,
                       log::AuditEventView, log::Export, log::ExportedEntry, token::TokenResponse,
                       clients::ClientInfo, manage::SessionInfo)),
@@ -41,7 +41,8 @@ impl Modify for BearerAuth {
          (name = "log", description = "The tamper-evident audit log: checkpoints, tiles, entries, proofs"),
          (name = "admin", description = "Operator API"),
          (name = "oauth", description = "OAuth 2.1 / OpenID Connect provider (docs/oauth.md)"),
-         (name = "account", description = "The signed-in user's own account (session cookie)"))
+         (name = "account", description = "The signed-in user's own account (session cookie)"),
+         (name = "trust", description = "Trust lists this server publishes (docs/trust.md)"))
 )]
 struct ApiDoc;
 

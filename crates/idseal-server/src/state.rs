@@ -44,6 +44,9 @@ pub enum StartError {
     /// The audit log cannot be set up (checkpoint key or pseudonymisation key).
     #[error("audit log: {0}")]
     AuditLog(String),
+    /// The trust-list cache cannot be set up.
+    #[error("trust lists: {0}")]
+    Trust(String),
     /// The mail settings cannot be used.
     #[error("mail: {0}")]
     Mail(String),
@@ -97,6 +100,8 @@ pub struct AppState {
     pub mailer: crate::mail::Mailer,
     /// Password hashes computed at once (each takes `oauth.argon2.memory_kib`).
     pub password_slots: Arc<tokio::sync::Semaphore>,
+    /// Fetched, verified trust lists.
+    pub trust: Arc<crate::trust_cache::TrustCache>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -167,6 +172,11 @@ impl AppState {
         };
         // One argon2id hash per core: more would only time-slice memory-bound hashes and thrash
         // the caches (measured: four at once on two cores lose throughput).
+        let trust = crate::trust_cache::TrustCache::new(
+            Duration::from_secs(settings.config.trust.cache_ttl_secs),
+            Duration::from_secs(settings.config.trust.fetch_timeout_secs),
+        )
+        .map_err(|e| StartError::Trust(e.to_string()))?;
         let slots = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         let state = Self {
             settings: Arc::new(settings),
@@ -180,6 +190,7 @@ impl AppState {
             oidc: Arc::new(oidc),
             mailer,
             password_slots: Arc::new(tokio::sync::Semaphore::new(slots)),
+            trust: Arc::new(trust),
         };
         state.update_key_gauge();
         let bootstrap_token = state.issue_bootstrap_token().await?;

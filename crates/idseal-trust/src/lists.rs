@@ -366,3 +366,42 @@ mod tests {
         assert_eq!(tsp.status_at(UnixTime::from_secs(250)), Some(ServiceStatus::Withdrawn));
     }
 }
+
+/// What a cache needs of any list: its kind, sequence number and NextUpdate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ListSummary {
+    /// Which list.
+    pub kind: ListKind,
+    /// Its sequence number (never accepted lower than one seen before for the same location).
+    pub sequence_number: u64,
+    /// Past this time the list is stale and must not be used.
+    pub next_update: UnixTime,
+}
+
+/// The summary of a verified list of any kind (each kind has its own root or `TSLType`, so at
+/// most one parser accepts it).
+///
+/// # Errors
+/// [`TrustError::Structure`] when no list kind parses.
+pub fn summary(verified: &Verified) -> Result<ListSummary, TrustError> {
+    let info = |kind, i: &SchemeInformation| ListSummary {
+        kind,
+        sequence_number: i.sequence_number,
+        next_update: i.next_update,
+    };
+    if let Ok(l) = GovernanceList::parse(verified) {
+        return Ok(info(ListKind::Governance, &l.information));
+    }
+    if let Ok(l) = SchemeList::parse(verified) {
+        return Ok(info(ListKind::Scheme, &l.information));
+    }
+    if let Ok(l) = Tsl::parse(verified) {
+        return Ok(info(ListKind::Tsl, &l.information));
+    }
+    match Vrl::parse(verified) {
+        Ok(l) => {
+            Ok(ListSummary { kind: ListKind::Vrl, sequence_number: l.sequence_number, next_update: l.next_update })
+        }
+        Err(_) => Err(TrustError::Structure("not a Governance List, Scheme List, TSL or VRL".into())),
+    }
+}

@@ -21,4 +21,5 @@ mod postgres;
 mod rotate_cli;
 mod signals;
 mod start_failures;
+mod trust_cli;
 mod vds_cli;

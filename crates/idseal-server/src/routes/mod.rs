@@ -5,4 +5,5 @@ pub mod admin;
 pub mod health;
 pub mod log;
 pub mod oauth;
+pub mod trust;
 pub mod wellknown;

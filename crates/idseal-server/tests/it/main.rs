@@ -49,3 +49,4 @@ mod plumbing;
 mod ratelimit;
 mod support;
 mod tlog;
+mod trust;

@@ -52,6 +52,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ("/account/consents/{client_id}/revoke", &["post"]),
     ("/account/password", &["post"]),
     ("/account/logout", &["post"]),
+    ("/trust/{file}", &["get"]),
 ];
 
 const METHODS: &[&str] = &["get", "post", "put", "patch", "delete"];
