@@ -4,19 +4,19 @@
 //!
 //! The chain is built the way `crates/idseal-trust/tests/it/chain.rs` builds its demo: fresh
 //! ES256 list signers with self-signed certificates, a development CA, a signing certificate
-//! with UsageList [0A0001], one identity seal issued under it, the four lists signed by
+//! with UsageList `[0A0001]`, one identity seal issued under it, the four lists signed by
 //! `idseal_trust::build`. All figures are single-thread.
 //!
 //! - raw verify: aws-lc-rs `UnparsedPublicKey` ECDSA P-256/SHA-256 verification of a fixed
 //!   52-byte message (the size a seal signs), the key parsed on every call like the walk does;
 //! - seal check: `idseal_vds::verify_with_certificate` (decode + verify, the certificate given);
-//! - warm: `verify_vds` with the lists in memory ([`BuiltLists`]): no I/O, but every call still
-//!   verifies the four XML signatures and parses the four lists (the API has no verified cache);
+//! - walk: `verify_vds` with the lists in memory ([`BuiltLists`]): no I/O, but every call
+//!   verifies the four XML signatures and parses the four lists;
 //! - cost split: each part of a call timed alone (the XML signature of each list, each list's
 //!   parse, the seal decode, the signing certificate parse, the seal check);
-//! - projection: the per-seal work a verified-lists cache would leave (lists verified and
-//!   parsed once, then per seal: decode, the scope/status/validity/revocation look-ups and the
-//!   seal check), written here with the crate's public types;
+//! - warm (the goal figure): `VerifiedChain::load` once (lists verified and parsed, signing
+//!   certificates' CA signatures checked), then `verify_vds_with` per seal: decode, the
+//!   scope/status/validity/revocation look-ups and the seal check;
 //! - cold: one `verify_vds` with a fresh [`ListSource`] reading the lists from files in a
 //!   temporary directory, median of [`COLD_RUNS`].
 
@@ -32,7 +32,8 @@ use idseal_trust::describe::{CaDescription, Description, ListDescription, Scheme
 use idseal_trust::lists::{ServiceStatus, format_datetime};
 use idseal_trust::xmldsig::{KeySigner, XmlSigner, self_signed_certificate, verify_enveloped};
 use idseal_trust::{
-    BuiltLists, GovernanceList, ListKind, ListSource, SchemeList, TrustAnchors, TrustError, Tsl, Vrl, build, verify_vds,
+    BuiltLists, GovernanceList, ListKind, ListSource, SchemeList, TrustAnchors, TrustError, Tsl, VerifiedChain, Vrl,
+    build, verify_vds, verify_vds_with,
 };
 use idseal_types::UnixTime;
 use idseal_vds::certificate::from_pem_or_der;
@@ -242,53 +243,6 @@ fn document(lists: &BuiltLists, kind: ListKind) -> anyhow::Result<&str> {
         .ok_or_else(|| anyhow::anyhow!("no {kind} among the built lists"))
 }
 
-/// The lists verified and parsed once: what a verified-lists cache would hold.
-struct Loaded {
-    governance: GovernanceList,
-    scheme: SchemeList,
-    tsl: Tsl,
-    vrl: Vrl,
-    certificate: SigningCertificate,
-}
-
-fn load(lists: &BuiltLists, leaf: &[u8]) -> anyhow::Result<Loaded> {
-    Ok(Loaded {
-        governance: GovernanceList::parse(&verify_enveloped(document(lists, ListKind::Governance)?)?)?,
-        scheme: SchemeList::parse(&verify_enveloped(document(lists, ListKind::Scheme)?)?)?,
-        tsl: Tsl::parse(&verify_enveloped(document(lists, ListKind::Tsl)?)?)?,
-        vrl: Vrl::parse(&verify_enveloped(document(lists, ListKind::Vrl)?)?)?,
-        certificate: SigningCertificate::parse(leaf)?,
-    })
-}
-
-/// The per-seal work left with the lists already verified and parsed (and the signing
-/// certificate's CA signature checked once): decode, the look-ups of the walk, the seal check.
-fn verify_with_loaded(loaded: &Loaded, vds: &str, now: UnixTime) -> anyhow::Result<()> {
-    let decoded = idseal_vds::decode(vds)?;
-    let header = decoded.header();
-    let iac = idseal_vds::header::IAC;
-    let fresh = [
-        loaded.governance.information.next_update,
-        loaded.scheme.information.next_update,
-        loaded.tsl.information.next_update,
-        loaded.vrl.next_update,
-    ];
-    anyhow::ensure!(fresh.iter().all(|t| *t > now), "a list expired");
-    anyhow::ensure!(loaded.governance.operators.iter().any(|o| o.iac == iac), "scheme not authorised");
-    anyhow::ensure!(loaded.scheme.manifest_scope.contains(&header.manifest_id), "manifest not in scope");
-    let provider = loaded.tsl.providers.first().ok_or_else(|| anyhow::anyhow!("no CA"))?;
-    let cert = &loaded.certificate;
-    anyhow::ensure!(cert.certificate_reference == header.certificate_reference, "certificate not listed");
-    for at in [header.issued_at, now] {
-        anyhow::ensure!(provider.status_at(at) == Some(ServiceStatus::Granted), "CA not granted");
-        anyhow::ensure!(cert.is_valid_at(at), "signing certificate not valid");
-    }
-    anyhow::ensure!(cert.manifest_ids.contains(&header.manifest_id), "UsageList");
-    anyhow::ensure!(loaded.vrl.find(&decoded.fingerprint()).is_none(), "revoked");
-    black_box(idseal_vds::verify_with_certificate(vds, cert, now)?);
-    Ok(())
-}
-
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(0.0)
@@ -389,10 +343,14 @@ pub(crate) fn measure(seconds: f64) -> anyhow::Result<serde_json::Value> {
     let accounted = fetch_us + xml_total + parse_total + decode_us + cert_parse_us + raw_us + seal_us;
     let xml_ecdsa_us = 4.0 * raw_us;
 
-    // 2b. Projection: the per-seal work of a verified-lists cache.
-    let loaded = load(&c.lists, &c.leaf)?;
-    verify_with_loaded(&loaded, &c.vds, now)?;
-    let projected = per_second(seconds, || verify_with_loaded(&loaded, black_box(&c.vds), now))?;
+    // 2b. Warm cache: the lists verified, parsed and their certificates checked once
+    // (`VerifiedChain::load`), then the per-seal walk (`verify_vds_with`).
+    let verified_chain = VerifiedChain::load(&c.anchors, &c.lists);
+    verify_vds_with(&verified_chain, &c.vds, now)?;
+    let projected = per_second(seconds, || {
+        black_box(verify_vds_with(&verified_chain, black_box(&c.vds), now)?);
+        Ok(())
+    })?;
 
     // 3. Cold: the lists from files, a fresh source each time.
     let dir = tempfile::tempdir()?;
@@ -435,15 +393,15 @@ pub(crate) fn measure(seconds: f64) -> anyhow::Result<serde_json::Value> {
             "vds_verify_with_certificate_over_raw_verify": seal_check / raw_verify.max(f64::MIN_POSITIVE),
         },
         "warm": {
-            "lists": "in memory (BuiltLists); verify_vds re-verifies and re-parses every list on each call",
+            "lists": "in memory (BuiltLists); verify_vds re-verifies and re-parses every list on each call, \
+                      verify_vds_with uses a VerifiedChain loaded once (the warm cache)",
             "verify_vds_per_s": warm,
             "verify_vds_over_raw_verify": ratio,
             "verify_vds_over_seal_check": warm / seal_check.max(f64::MIN_POSITIVE),
             "goal_ratio": GOAL_RATIO,
-            "meets_goal": ratio >= GOAL_RATIO,
-            "projected_verified_chain_per_s": projected,
-            "projected_verified_chain_over_raw_verify": projected_ratio,
-            "projected_meets_goal": projected_ratio >= GOAL_RATIO,
+            "verified_chain_per_s": projected,
+            "verified_chain_over_raw_verify": projected_ratio,
+            "meets_goal": projected_ratio >= GOAL_RATIO,
         },
         "cost_split_us": {
             "verify_vds_call": warm_us,
@@ -499,8 +457,8 @@ pub(crate) fn summary(v: &serde_json::Value) -> String {
         "trust      4 signed lists, one seal; single thread, {} s per figure\n\
          raw        ECDSA P-256 verify (UnparsedPublicKey) {:.0}/s; idseal_vds verify_with_certificate {:.0}/s \
          (ratio {:.3})\n\
-         warm       verify_vds, lists in memory {:.0}/s (ratio {:.3}, goal >= 0.80; {:.3} of the seal check)\n\
-         \x20          projected with a verified-lists cache {:.0}/s (ratio {:.3})\n\
+         walk       verify_vds per seal, lists in memory {:.0}/s (ratio {:.3}; {:.3} of the seal check)\n\
+         warm       verified chain (lists checked once), verify_vds_with {:.0}/s (ratio {:.3}, goal >= 0.80)\n\
          split      per call {:.1} us: XML signatures {:.1} us ({}), list parse {:.1} us ({}),\n\
          \x20          seal decode {:.1} us, certificate parse {:.1} us + CA signature ~{:.1} us, seal check {:.1} us, \
          fetch {:.1} us, unaccounted {:.1} us\n\
@@ -512,8 +470,8 @@ pub(crate) fn summary(v: &serde_json::Value) -> String {
         n("warm", "verify_vds_per_s"),
         n("warm", "verify_vds_over_raw_verify"),
         n("warm", "verify_vds_over_seal_check"),
-        n("warm", "projected_verified_chain_per_s"),
-        n("warm", "projected_verified_chain_over_raw_verify"),
+        n("warm", "verified_chain_per_s"),
+        n("warm", "verified_chain_over_raw_verify"),
         n("cost_split_us", "verify_vds_call"),
         n("cost_split_us", "xml_signature_verify_total"),
         per_list("xml_signature_verify"),
@@ -545,7 +503,7 @@ mod tests {
             ("raw", "raw_ecdsa_p256_verify_per_s"),
             ("raw", "vds_verify_with_certificate_per_s"),
             ("warm", "verify_vds_per_s"),
-            ("warm", "projected_verified_chain_per_s"),
+            ("warm", "verified_chain_per_s"),
             ("cold", "median_ms"),
             ("cost_split_us", "xml_signature_verify_total"),
         ] {

@@ -33,7 +33,7 @@ pub(crate) enum TrustCommand {
     /// mode 0600) and NAME.cert.pem in --out-dir. Existing files are never overwritten.
     Keygen(KeygenArgs),
     /// Build and sign every list of a TOML description (docs/trust.md, "CLI") and write them to
-    /// --out-dir: governance.xml, scheme-<IAC>.xml, tsl-<IAC>.xml, vrl-<IAC>.xml.
+    /// --out-dir: `governance.xml`, `scheme-<IAC>.xml`, `tsl-<IAC>.xml`, `vrl-<IAC>.xml`.
     Publish(PublishArgs),
     /// Verify a list's XML signature and print its content: exit 0 when the signature
     /// verifies, 1 when not (with why).

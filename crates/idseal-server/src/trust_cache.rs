@@ -14,7 +14,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use idseal_trust::TrustError;
-use idseal_trust::chain::{ChainReport, ListSource, TrustAnchors, check_sequence, verify_vds};
+use idseal_trust::chain::{
+    ChainReport, ListSource, TrustAnchors, VerifiedChain, check_sequence, verify_vds, verify_vds_with,
+};
 use idseal_trust::lists::{ListSummary, summary};
 use idseal_trust::xmldsig::verify_enveloped;
 use idseal_types::UnixTime;
@@ -33,12 +35,29 @@ struct Entry {
     summary: ListSummary,
 }
 
-/// Fetched, verified lists by location.
-#[derive(Debug)]
+/// Fetched, verified lists by location, and the chain loaded from them.
 pub struct TrustCache {
     http: reqwest::Client,
     ttl: Duration,
     entries: Mutex<HashMap<String, Entry>>,
+    /// Bumped whenever a list's content changes (a 304 does not change it).
+    generation: std::sync::atomic::AtomicU64,
+    /// The chain loaded from the cached lists (signatures checked once): used while no list
+    /// changed and every list it was loaded from is within its TTL.
+    chain: Mutex<Option<LoadedChain>>,
+}
+
+struct LoadedChain {
+    governance_location: String,
+    generation: u64,
+    valid_until: UnixTime,
+    chain: Arc<VerifiedChain>,
+}
+
+impl std::fmt::Debug for TrustCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrustCache").field("ttl", &self.ttl).finish_non_exhaustive()
+    }
 }
 
 /// Counts the cache's refusals, for the metrics endpoint.
@@ -56,7 +75,13 @@ impl TrustCache {
             .redirect(reqwest::redirect::Policy::limited(3))
             .build()
             .map_err(|e| TrustError::Fetch { location: String::new(), reason: e.to_string() })?;
-        Ok(Self { http, ttl, entries: Mutex::new(HashMap::new()) })
+        Ok(Self {
+            http,
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+            generation: std::sync::atomic::AtomicU64::new(0),
+            chain: Mutex::new(None),
+        })
     }
 
     fn entry(&self, location: &str) -> Option<Entry> {
@@ -90,7 +115,11 @@ impl TrustCache {
                 check_sequence(cached.as_ref().map(|c| c.summary.sequence_number), e.summary.sequence_number)
                     .inspect_err(|_| obs.refused("rollback"))?;
                 let out = usable(&e);
+                let changed = cached.as_ref().is_none_or(|c| c.xml != e.xml);
                 self.entries.lock().unwrap_or_else(PoisonError::into_inner).insert(location.to_owned(), e);
+                if changed {
+                    self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
                 out
             }
             Err(err @ TrustError::Fetch { .. }) => match cached {
@@ -152,7 +181,9 @@ impl TrustCache {
         Ok(Fetched::New(Entry { xml: Arc::from(xml), fetched_at: now, etag, last_modified, summary }))
     }
 
-    /// Verify a VDS through the chain, fetching the lists it needs (at most a few rounds).
+    /// Verify a VDS through the chain, fetching the lists it needs (at most a few rounds). While
+    /// no list changed and all are within their TTL, the chain loaded last time (list
+    /// signatures already checked) is reused, so a seal costs only its own checks.
     pub async fn verify_vds(
         &self,
         anchors: &TrustAnchors,
@@ -160,26 +191,51 @@ impl TrustCache {
         now: UnixTime,
         obs: &dyn CacheObserver,
     ) -> Result<ChainReport, TrustError> {
+        let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
+        let warm = self.chain.lock().unwrap_or_else(PoisonError::into_inner).as_ref().and_then(|c| {
+            (c.governance_location == anchors.governance_location && c.generation == generation && now < c.valid_until)
+                .then(|| c.chain.clone())
+        });
+        if let Some(chain) = warm {
+            return verify_vds_with(&chain, vds_text, now);
+        }
         let mut fetched_now: Vec<String> = Vec::new();
         for _ in 0..MAX_ROUNDS {
-            let snapshot = Snapshot(
-                self.entries
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .iter()
-                    .filter(|(_, e)| now < e.fetched_at.saturating_add(self.ttl))
-                    .map(|(k, e)| (k.clone(), e.xml.clone()))
-                    .collect(),
-            );
+            let (snapshot, valid_until) = self.snapshot(now);
             match verify_vds(vds_text, anchors, &snapshot, now) {
                 Err(TrustError::Fetch { location, .. }) if !fetched_now.contains(&location) => {
                     self.get(&location, now, obs).await?;
                     fetched_now.push(location);
                 }
+                Ok(report) => {
+                    let chain = Arc::new(VerifiedChain::load(anchors, &snapshot));
+                    *self.chain.lock().unwrap_or_else(PoisonError::into_inner) = Some(LoadedChain {
+                        governance_location: anchors.governance_location.clone(),
+                        generation: self.generation.load(std::sync::atomic::Ordering::SeqCst),
+                        valid_until,
+                        chain,
+                    });
+                    return Ok(report);
+                }
                 other => return other,
             }
         }
         Err(fetch_err(&anchors.governance_location, "too many lists"))
+    }
+
+    /// The lists within their TTL, and when the first of them leaves it.
+    fn snapshot(&self, now: UnixTime) -> (Snapshot, UnixTime) {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut until = UnixTime::from_secs(i64::MAX);
+        let mut lists = HashMap::new();
+        for (k, e) in entries.iter() {
+            let expires = e.fetched_at.saturating_add(self.ttl);
+            if now < expires {
+                until = until.min(expires);
+                lists.insert(k.clone(), e.xml.clone());
+            }
+        }
+        (Snapshot(lists), until)
     }
 }
 

@@ -97,7 +97,8 @@ fn fresh(list: ListKind, next_update: UnixTime, now: UnixTime) -> Result<(), Tru
     Ok(())
 }
 
-/// Verifies a VDS through the whole chain of trust (the eight steps of docs/trust.md).
+/// Verifies a VDS through the whole chain of trust (the eight steps of docs/trust.md):
+/// [`VerifiedChain::load`] then [`verify_vds_with`].
 ///
 /// # Errors
 /// One [`TrustError`] variant per failed step (see docs/trust.md).
@@ -107,6 +108,114 @@ pub fn verify_vds(
     source: &dyn ListSource,
     now: UnixTime,
 ) -> Result<ChainReport, TrustError> {
+    verify_vds_with(&VerifiedChain::load(anchors, source), vds_text, now)
+}
+
+/// A TSL as loaded: verified, parsed, each CA's certificate read and each published signing
+/// certificate's CA signature checked once.
+struct LoadedTsl {
+    tsl: Tsl,
+    cas: Vec<LoadedCa>,
+}
+
+struct LoadedCa {
+    provider: crate::lists::TrustServiceProvider,
+    facts: Result<CaFacts, TrustError>,
+    /// Each published signing certificate parsed once, and whether the CA's key verifies its
+    /// signature.
+    published: Vec<(Result<SigningCertificate, VdsError>, bool)>,
+}
+
+struct LoadedScheme {
+    scheme: SchemeList,
+    tsls: Vec<Result<LoadedTsl, TrustError>>,
+    vrl: Result<Vrl, TrustError>,
+}
+
+/// Every list of the chain, fetched, signature-checked and parsed once, with the expensive
+/// certificate checks done: what a warm cache keeps, so that each seal costs only its own
+/// checks (docs/trust.md, "Warm verification"). Failures are kept where they occurred and
+/// reported by [`verify_vds_with`] at the step a seal reaches them, exactly as a fresh walk
+/// would. Freshness (NextUpdate) is checked per seal, against the time given then.
+pub struct VerifiedChain {
+    governance: Result<GovernanceList, TrustError>,
+    /// Per IAC of the Governance List's operators.
+    schemes: Vec<(String, Result<LoadedScheme, TrustError>)>,
+}
+
+impl VerifiedChain {
+    /// Fetch and check every list reachable from the anchors.
+    pub fn load(anchors: &TrustAnchors, source: &dyn ListSource) -> Self {
+        let governance =
+            fetch_verified(source, &anchors.governance_location, ListKind::Governance, None).and_then(|verified| {
+                if !anchors.governance_signers.contains(&verified.certificate_der) {
+                    return Err(TrustError::UntrustedGovernanceSigner);
+                }
+                GovernanceList::parse(&verified).map_err(invalid(ListKind::Governance))
+            });
+        let schemes = match &governance {
+            Ok(g) => g.operators.iter().map(|o| (o.iac.clone(), load_scheme(source, o))).collect(),
+            Err(_) => Vec::new(),
+        };
+        Self { governance, schemes }
+    }
+
+    /// The sequence numbers of the lists loaded (for the cache's rollback check).
+    pub fn sequence_numbers(&self) -> Vec<(ListKind, u64)> {
+        let mut out = Vec::new();
+        if let Ok(g) = &self.governance {
+            out.push((ListKind::Governance, g.information.sequence_number));
+        }
+        for (_, s) in &self.schemes {
+            let Ok(s) = s else { continue };
+            out.push((ListKind::Scheme, s.scheme.information.sequence_number));
+            out.extend(s.tsls.iter().flatten().map(|t| (ListKind::Tsl, t.tsl.information.sequence_number)));
+            if let Ok(v) = &s.vrl {
+                out.push((ListKind::Vrl, v.sequence_number));
+            }
+        }
+        out
+    }
+}
+
+fn load_scheme(source: &dyn ListSource, operator: &crate::lists::SchemeOperator) -> Result<LoadedScheme, TrustError> {
+    let verified =
+        fetch_verified(source, &operator.scheme_list_location, ListKind::Scheme, Some(&operator.signer_certificate))?;
+    let scheme = SchemeList::parse(&verified).map_err(invalid(ListKind::Scheme))?;
+    let tsls = scheme.tsls.iter().map(|p| load_tsl(source, p)).collect();
+    let vrl = fetch_verified(source, &scheme.vrl.location, ListKind::Vrl, Some(&scheme.vrl.signer_certificate))
+        .and_then(|verified| Vrl::parse(&verified).map_err(invalid(ListKind::Vrl)));
+    Ok(LoadedScheme { scheme, tsls, vrl })
+}
+
+fn load_tsl(source: &dyn ListSource, pointer: &ListPointer) -> Result<LoadedTsl, TrustError> {
+    let verified = fetch_verified(source, &pointer.location, ListKind::Tsl, Some(&pointer.signer_certificate))?;
+    let tsl = Tsl::parse(&verified).map_err(invalid(ListKind::Tsl))?;
+    let cas = tsl
+        .providers
+        .iter()
+        .map(|provider| {
+            let facts = ca_facts(&provider.ca_certificate).map_err(invalid(ListKind::Tsl));
+            let published = match &facts {
+                Ok(f) => provider
+                    .signing_certificates
+                    .iter()
+                    .map(|der| (SigningCertificate::parse(der), issued_by(der, &f.public_key)))
+                    .collect(),
+                Err(_) => Vec::new(),
+            };
+            LoadedCa { provider: provider.clone(), facts, published }
+        })
+        .collect();
+    Ok(LoadedTsl { tsl, cas })
+}
+
+/// Verifies a VDS against an already loaded chain: the same steps, checks and errors as
+/// [`verify_vds`], without re-verifying the lists' signatures.
+///
+/// # Errors
+/// One [`TrustError`] variant per failed step (see docs/trust.md).
+pub fn verify_vds_with(chain: &VerifiedChain, vds_text: &str, now: UnixTime) -> Result<ChainReport, TrustError> {
     let mut steps = Vec::new();
     let mut sequence_numbers = Vec::new();
     // 1-2. Decode and read the header.
@@ -121,11 +230,7 @@ pub fn verify_vds(
     });
 
     // 3. Governance List: signed by an anchor, fresh.
-    let verified = fetch_verified(source, &anchors.governance_location, ListKind::Governance, None)?;
-    if !anchors.governance_signers.contains(&verified.certificate_der) {
-        return Err(TrustError::UntrustedGovernanceSigner);
-    }
-    let governance = GovernanceList::parse(&verified).map_err(invalid(ListKind::Governance))?;
+    let governance = chain.governance.as_ref().map_err(Clone::clone)?;
     fresh(ListKind::Governance, governance.information.next_update, now)?;
     sequence_numbers.push((ListKind::Governance, governance.information.sequence_number));
     let operator = governance
@@ -142,12 +247,18 @@ pub fn verify_vds(
     });
 
     // 4. Scheme List: signed by the certificate the Governance List names, fresh, in scope.
-    let verified =
-        fetch_verified(source, &operator.scheme_list_location, ListKind::Scheme, Some(&operator.signer_certificate))?;
-    let scheme = SchemeList::parse(&verified).map_err(invalid(ListKind::Scheme))?;
+    let loaded = chain
+        .schemes
+        .iter()
+        .find(|(i, _)| i == iac)
+        .map(|(_, s)| s)
+        .ok_or_else(|| TrustError::SchemeNotAuthorised { iac: iac.to_owned() })?
+        .as_ref()
+        .map_err(Clone::clone)?;
+    let scheme = &loaded.scheme;
     fresh(ListKind::Scheme, scheme.information.next_update, now)?;
     if scheme.iac != iac {
-        return Err(TrustError::SchemeMismatch { expected: iac.to_owned(), found: scheme.iac });
+        return Err(TrustError::SchemeMismatch { expected: iac.to_owned(), found: scheme.iac.clone() });
     }
     if !scheme.manifest_scope.contains(&manifest) {
         return Err(TrustError::ManifestNotInScope { manifest: manifest.to_string() });
@@ -159,13 +270,14 @@ pub fn verify_vds(
     });
 
     // 5-6. TSL and CA: the CA whose certificate's CA id is the seal's, granted then and now.
-    let (tsl_seq, provider, ca) = find_ca(source, &scheme.tsls, iac, reference.ca_id(), now)?;
+    let (tsl_seq, ca) = find_ca(&loaded.tsls, iac, reference.ca_id(), now)?;
+    let (provider, facts) = (&ca.provider, ca.facts.as_ref().map_err(Clone::clone)?);
     sequence_numbers.push((ListKind::Tsl, tsl_seq));
     for at in [header.issued_at, now] {
         if provider.status_at(at) != Some(ServiceStatus::Granted) {
             return Err(TrustError::CaNotGranted { ca_id: reference.ca_id().to_owned(), at });
         }
-        if at < ca.not_before || at > ca.not_after {
+        if at < facts.not_before || at > facts.not_after {
             return Err(TrustError::CaCertificateNotValid { ca_id: reference.ca_id().to_owned(), at });
         }
     }
@@ -176,7 +288,7 @@ pub fn verify_vds(
     });
 
     // 7. Signing certificate: published under the CA, issued by it, valid, UsageList.
-    let cert = signing_certificate(&provider.signing_certificates, &reference, &ca.public_key)?;
+    let cert = signing_certificate(&provider.signing_certificates, &ca.published, &reference)?;
     for at in [header.issued_at, now] {
         if !cert.is_valid_at(at) {
             return Err(TrustError::SigningCertificateNotValid { at });
@@ -191,11 +303,10 @@ pub fn verify_vds(
     });
 
     // VRL: signed by the certificate the Scheme List names, fresh, seal not listed.
-    let verified = fetch_verified(source, &scheme.vrl.location, ListKind::Vrl, Some(&scheme.vrl.signer_certificate))?;
-    let vrl = Vrl::parse(&verified).map_err(invalid(ListKind::Vrl))?;
+    let vrl = loaded.vrl.as_ref().map_err(Clone::clone)?;
     fresh(ListKind::Vrl, vrl.next_update, now)?;
     if vrl.iac != iac {
-        return Err(TrustError::SchemeMismatch { expected: iac.to_owned(), found: vrl.iac });
+        return Err(TrustError::SchemeMismatch { expected: iac.to_owned(), found: vrl.iac.clone() });
     }
     let fingerprint = decoded.fingerprint();
     if let Some(r) = vrl.find(&fingerprint) {
@@ -212,31 +323,29 @@ pub fn verify_vds(
         vds,
         fingerprint: to_hex(&fingerprint),
         sequence_numbers,
-        ca_name: provider.name,
+        ca_name: provider.name.clone(),
         certificate_reference: reference.to_string(),
     })
 }
 
-/// Walks the scheme's TSLs for the CA with `ca_id`; returns the TSL sequence number, the entry
-/// and the CA's certificate facts.
-fn find_ca(
-    source: &dyn ListSource,
-    tsls: &[ListPointer],
+/// The scheme's TSLs in order, for the CA with `ca_id`: the TSL sequence number and the CA.
+fn find_ca<'a>(
+    tsls: &'a [Result<LoadedTsl, TrustError>],
     iac: &str,
     ca_id: &str,
     now: UnixTime,
-) -> Result<(u64, crate::lists::TrustServiceProvider, CaFacts), TrustError> {
-    for pointer in tsls {
-        let verified = fetch_verified(source, &pointer.location, ListKind::Tsl, Some(&pointer.signer_certificate))?;
-        let tsl = Tsl::parse(&verified).map_err(invalid(ListKind::Tsl))?;
+) -> Result<(u64, &'a LoadedCa), TrustError> {
+    for loaded in tsls {
+        let loaded = loaded.as_ref().map_err(Clone::clone)?;
+        let tsl = &loaded.tsl;
         fresh(ListKind::Tsl, tsl.information.next_update, now)?;
         if tsl.iac != iac {
-            return Err(TrustError::SchemeMismatch { expected: iac.to_owned(), found: tsl.iac });
+            return Err(TrustError::SchemeMismatch { expected: iac.to_owned(), found: tsl.iac.clone() });
         }
-        for provider in tsl.providers {
-            let facts = ca_facts(&provider.ca_certificate).map_err(invalid(ListKind::Tsl))?;
+        for ca in &loaded.cas {
+            let facts = ca.facts.as_ref().map_err(Clone::clone)?;
             if facts.ca_id == ca_id {
-                return Ok((tsl.information.sequence_number, provider, facts));
+                return Ok((tsl.information.sequence_number, ca));
             }
         }
     }
@@ -244,12 +353,12 @@ fn find_ca(
 }
 
 fn signing_certificate(
-    published: &[Vec<u8>],
+    ders: &[Vec<u8>],
+    published: &[(Result<SigningCertificate, VdsError>, bool)],
     reference: &idseal_vds::CertificateReference,
-    ca_public_key: &[u8],
 ) -> Result<SigningCertificate, TrustError> {
-    for der in published {
-        let cert = match SigningCertificate::parse(der) {
+    for (der, (parsed, signed_by_ca)) in ders.iter().zip(published) {
+        let cert = match parsed {
             Ok(cert) => cert,
             Err(VdsError::MissingUsageList) => {
                 // Only an error if it is the one we look for: its reference is in the subject.
@@ -263,10 +372,10 @@ fn signing_certificate(
         if &cert.certificate_reference != reference {
             continue;
         }
-        if !issued_by(der, ca_public_key) {
+        if !signed_by_ca {
             return Err(TrustError::SigningCertificate("not issued by the listed CA".to_owned()));
         }
-        return Ok(cert);
+        return Ok(cert.clone());
     }
     Err(TrustError::SigningCertificateNotListed { reference: reference.to_string() })
 }

@@ -15,7 +15,9 @@ mod lists_parse;
 mod lists_xml;
 pub mod xmldsig;
 
-pub use chain::{ChainReport, ChainStep, ListSource, TrustAnchors, check_sequence, verify_vds};
+pub use chain::{
+    ChainReport, ChainStep, ListSource, TrustAnchors, VerifiedChain, check_sequence, verify_vds, verify_vds_with,
+};
 pub use describe::{BuiltLists, Description, PublishedList, build};
 pub use error::TrustError;
 pub use lists::{GovernanceList, ListKind, SchemeList, Tsl, Vrl};
