@@ -89,7 +89,15 @@ impl TrustCache {
     }
 
     /// The list at `location`, from the cache while it is fresh, else fetched (conditionally).
-    pub async fn get(&self, location: &str, now: UnixTime, obs: &dyn CacheObserver) -> Result<Arc<str>, TrustError> {
+    /// A new list's sequence number is recorded in `ledger` (the database), so that a rollback
+    /// is refused across restarts and instances too.
+    pub async fn get(
+        &self,
+        location: &str,
+        now: UnixTime,
+        obs: &dyn CacheObserver,
+        ledger: &idseal_store::Store,
+    ) -> Result<Arc<str>, TrustError> {
         let cached = self.entry(location);
         let usable = |e: &Entry| -> Result<Arc<str>, TrustError> {
             if e.summary.next_update <= now {
@@ -114,6 +122,15 @@ impl TrustCache {
             Ok(Fetched::New(e)) => {
                 check_sequence(cached.as_ref().map(|c| c.summary.sequence_number), e.summary.sequence_number)
                     .inspect_err(|_| obs.refused("rollback"))?;
+                let accepted = ledger
+                    .accept_trust_sequence(location, e.summary.sequence_number, now)
+                    .await
+                    .map_err(|err| fetch_err(location, &format!("sequence ledger: {err}")))?;
+                if !accepted {
+                    obs.refused("rollback");
+                    let previous = ledger.trust_sequence(location).await.ok().flatten().unwrap_or(0);
+                    return Err(TrustError::SequenceRollback { previous, new: e.summary.sequence_number });
+                }
                 let out = usable(&e);
                 let changed = cached.as_ref().is_none_or(|c| c.xml != e.xml);
                 self.entries.lock().unwrap_or_else(PoisonError::into_inner).insert(location.to_owned(), e);
@@ -190,6 +207,7 @@ impl TrustCache {
         vds_text: &str,
         now: UnixTime,
         obs: &dyn CacheObserver,
+        ledger: &idseal_store::Store,
     ) -> Result<ChainReport, TrustError> {
         let generation = self.generation.load(std::sync::atomic::Ordering::SeqCst);
         let warm = self.chain.lock().unwrap_or_else(PoisonError::into_inner).as_ref().and_then(|c| {
@@ -204,7 +222,7 @@ impl TrustCache {
             let (snapshot, valid_until) = self.snapshot(now);
             match verify_vds(vds_text, anchors, &snapshot, now) {
                 Err(TrustError::Fetch { location, .. }) if !fetched_now.contains(&location) => {
-                    self.get(&location, now, obs).await?;
+                    self.get(&location, now, obs, ledger).await?;
                     fetched_now.push(location);
                 }
                 Ok(report) => {

@@ -23,6 +23,7 @@ mod tests_oauth;
 #[cfg(test)]
 mod tests_tlog;
 mod tlog;
+mod trust;
 
 use std::path::PathBuf;
 use std::str::FromStr;

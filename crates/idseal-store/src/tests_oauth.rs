@@ -9,6 +9,7 @@ use crate::{
 };
 
 both_backends!(
+    trust_sequence_ledger_refuses_rollback,
     oauth_clients_insert_list_delete,
     oauth_account_email_unique,
     oauth_email_tokens_single_use_and_expiry,
@@ -566,4 +567,21 @@ async fn oauth_purge_removes_only_expired(db: &TestDb) {
     assert_eq!(count(&s, "email_tokens").await, 1);
     assert_eq!(s.consume_email_token("e-live", "reset", now).await.unwrap().as_deref(), Some("acc1"));
     assert_eq!(s.purge_oauth(now).await.unwrap(), 1, "the token just used");
+}
+
+async fn trust_sequence_ledger_refuses_rollback(db: &TestDb) {
+    let a = db.store().await;
+    let b = db.store().await;
+    let loc = "http://trust.example/vrl.xml";
+    assert_eq!(a.trust_sequence(loc).await.unwrap(), None);
+    assert!(a.accept_trust_sequence(loc, 5, UnixTime::from_secs(1)).await.unwrap());
+    assert!(b.accept_trust_sequence(loc, 5, UnixTime::from_secs(2)).await.unwrap(), "the same list again");
+    assert!(
+        !b.accept_trust_sequence(loc, 4, UnixTime::from_secs(3)).await.unwrap(),
+        "a rollback, seen by another instance"
+    );
+    assert_eq!(a.trust_sequence(loc).await.unwrap(), Some(5));
+    assert!(a.accept_trust_sequence(loc, 6, UnixTime::from_secs(4)).await.unwrap());
+    assert!(a.accept_trust_sequence("http://trust.example/other.xml", 1, UnixTime::from_secs(5)).await.unwrap());
+    assert_eq!(b.trust_sequence(loc).await.unwrap(), Some(6));
 }

@@ -64,7 +64,7 @@ async fn published_lists_are_fetched_cached_and_checked(db: &TestDb) {
     let anchors = demo.anchors();
     let verify = |at: UnixTime| {
         let (st, anchors, vds) = (s.state.clone(), anchors.clone(), demo.vds.clone());
-        async move { st.trust.verify_vds(&anchors, &vds, at, &st.metrics).await }
+        async move { st.trust.verify_vds(&anchors, &vds, at, &st.metrics, &st.store).await }
     };
     let report = verify(now).await.unwrap();
     assert_eq!(report.steps.len(), 8);
@@ -92,6 +92,11 @@ async fn published_lists_are_fetched_cached_and_checked(db: &TestDb) {
         verify(much_later).await
     );
     assert!(refused(&s, "rollback"));
+    // The highest sequence number is in the database: a fresh cache (a restarted instance)
+    // refuses the rolled-back VRL too.
+    let fresh = idseal_server::trust_cache::TrustCache::new(Duration::from_secs(60), Duration::from_secs(5)).unwrap();
+    let r = fresh.verify_vds(&anchors, &demo.vds, much_later, &s.state.metrics, &s.state.store).await;
+    assert!(matches!(r, Err(TrustError::SequenceRollback { previous: 2, new: 1 })), "{r:?}");
 
     // Past NextUpdate every cached list fails closed.
     let expired = now.saturating_add(Duration::from_secs(2 * 86_400));
