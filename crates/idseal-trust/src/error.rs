@@ -148,4 +148,8 @@ pub enum TrustError {
         /// The time checked (issue time or now), Unix seconds.
         at: idseal_types::UnixTime,
     },
+    /// An RFC 3161 time-stamp (XAdES SignatureTimeStamp) is malformed, does not verify, or does
+    /// not cover the signature it is attached to.
+    #[error("time-stamp: {0}")]
+    Timestamp(String),
 }

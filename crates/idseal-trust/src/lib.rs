@@ -13,6 +13,7 @@ mod error;
 pub mod lists;
 mod lists_parse;
 mod lists_xml;
+pub mod timestamp;
 pub mod xmldsig;
 
 pub use chain::{

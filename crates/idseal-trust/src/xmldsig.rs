@@ -8,11 +8,16 @@
 //! refused. The caller must parse [`Verified::signed_document`], never the input string.
 //!
 //! Trust in the signing certificate is not decided here: the chain walk does it.
+//!
+//! XAdES level T: [`signature_value_imprint`] gives what to time-stamp (SHA-256 of the exclusive
+//! c14n of ds:SignatureValue), [`add_signature_timestamp`] adds the RFC 3161 token as an unsigned
+//! `xades:SignatureTimeStamp`, and [`verify_enveloped`] verifies one when present
+//! ([`Verified::signature_timestamp`]). Whether the TSA is trusted is the caller's decision.
 
 #[path = "xmldsig_c14n.rs"]
 mod c14n;
 #[path = "xmldsig_cert.rs"]
-mod cert;
+pub(crate) mod cert;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -20,6 +25,7 @@ use idseal_types::UnixTime;
 use roxmltree::{Document, Node, NodeType};
 
 use crate::TrustError;
+use crate::timestamp::{self, MAX_TOKEN_BYTES, TimestampToken};
 use c14n::{C14n, EXC_C14N, canonicalize};
 pub use cert::self_signed_certificate;
 
@@ -96,6 +102,10 @@ pub struct Verified {
     /// (never the original string), so that nothing unsigned can be read (signature-wrapping
     /// defence).
     pub signed_document: String,
+    /// The verified XAdES SignatureTimeStamp (level T), if the signature has one: its token
+    /// signature verifies and its imprint is the hash of this signature's SignatureValue. The
+    /// TSA certificate in it is not trusted here: the caller decides.
+    pub signature_timestamp: Option<TimestampToken>,
 }
 
 fn form(reason: impl Into<String>) -> TrustError {
@@ -418,9 +428,163 @@ pub fn verify_enveloped(xml: &str) -> Result<Verified, TrustError> {
         Some(sp) => signed_properties(sp, &certificate_der)?,
         None => (None, ()),
     };
+    let signature_timestamp = signature_timestamp(sig, signature_value)?;
     let signed_document =
         String::from_utf8(signed).map_err(|_| TrustError::Xml("canonical form is not UTF-8".into()))?;
-    Ok(Verified { certificate_der, signing_time, signed_document })
+    Ok(Verified { certificate_der, signing_time, signed_document, signature_timestamp })
+}
+
+const DER_ENCODING: &str = "http://uri.etsi.org/01903/v1.2.2#DER";
+
+fn sha256_array(bytes: &[u8]) -> [u8; 32] {
+    let mut out = [0u8; 32];
+    out.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes).as_ref());
+    out
+}
+
+/// The xades:SignatureTimeStamp of `sig`, if any, verified against `signature_value`.
+fn signature_timestamp(sig: Node<'_, '_>, signature_value: Node<'_, '_>) -> Result<Option<TimestampToken>, TrustError> {
+    let stamps: Vec<_> = sig.descendants().filter(|n| is(*n, XADES_NS, "SignatureTimeStamp")).collect();
+    let stamp = match stamps.as_slice() {
+        [] => return Ok(None),
+        [s] => *s,
+        _ => return Err(form("more than one SignatureTimeStamp")),
+    };
+    let up = stamp.parent().filter(|n| is(*n, XADES_NS, "UnsignedSignatureProperties")).and_then(|n| n.parent());
+    let qp = up.filter(|n| is(*n, XADES_NS, "UnsignedProperties")).and_then(|n| n.parent());
+    let object = qp.filter(|n| is(*n, XADES_NS, "QualifyingProperties")).and_then(|n| n.parent());
+    if object.filter(|o| is(*o, DS_NS, "Object")).and_then(|o| o.parent()) != Some(sig) {
+        return Err(form("SignatureTimeStamp is not in this signature's UnsignedSignatureProperties"));
+    }
+    attrs(stamp, &["Id"])?;
+    let kids = elements(stamp)?;
+    // XAdES: without CanonicalizationMethod, the time-stamped input is canonicalized with c14n 1.0.
+    let (mode, rest) = match kids.split_first() {
+        Some((c, rest)) if is(*c, DS_NS, "CanonicalizationMethod") => {
+            if !elements(*c)?.is_empty() {
+                return Err(form("SignatureTimeStamp CanonicalizationMethod with parameters"));
+            }
+            (C14n::from_uri(algorithm(*c)?).ok_or_else(|| form("unsupported SignatureTimeStamp c14n"))?, rest)
+        }
+        _ => (C14n::Inclusive10, kids.as_slice()),
+    };
+    let [ets] = rest else { return Err(form("SignatureTimeStamp must hold exactly one EncapsulatedTimeStamp")) };
+    if !is(*ets, XADES_NS, "EncapsulatedTimeStamp") {
+        return Err(form("SignatureTimeStamp must hold exactly one EncapsulatedTimeStamp"));
+    }
+    if attrs(*ets, &["Id", "Encoding"])?.get(1).copied().flatten().is_some_and(|e| e != DER_ENCODING) {
+        return Err(form("EncapsulatedTimeStamp Encoding is not DER"));
+    }
+    let text = text_of(*ets)?;
+    if text.len() > 2 * MAX_TOKEN_BYTES {
+        return Err(TrustError::Timestamp("EncapsulatedTimeStamp too large".into()));
+    }
+    let der = b64_decode(&text).map_err(|_| TrustError::Timestamp("EncapsulatedTimeStamp is not base64".into()))?;
+    let token = timestamp::verify_token(&der)?;
+    if token.imprint != sha256_array(&canonicalize(signature_value, None, mode)?) {
+        return Err(TrustError::Timestamp("the time-stamp does not cover this SignatureValue".into()));
+    }
+    Ok(Some(token))
+}
+
+/// The one ds:Signature (a child of the root element) of `doc` and its ds:SignatureValue.
+fn signature_parts<'a, 'i>(doc: &'a Document<'i>) -> Result<(Node<'a, 'i>, Node<'a, 'i>), TrustError> {
+    let sigs: Vec<_> = doc.descendants().filter(|n| is(*n, DS_NS, "Signature")).collect();
+    let [sig] = sigs.as_slice() else {
+        return Err(form(format!("expected exactly one ds:Signature, found {}", sigs.len())));
+    };
+    if sig.parent() != Some(doc.root_element()) {
+        return Err(form("ds:Signature is not a child of the root element"));
+    }
+    let value = expect_ds(elements(*sig)?.get(1), "SignatureValue")?;
+    Ok((*sig, value))
+}
+
+/// What a XAdES SignatureTimeStamp must time-stamp (XAdES §5.2.8 / EN 319 132-1 §5.3): the
+/// SHA-256 of the exclusive c14n of the ds:SignatureValue element of the one signature of
+/// `signed_xml`. Send it to the TSA with [`timestamp::request`]. Does not verify the signature.
+pub fn signature_value_imprint(signed_xml: &str) -> Result<[u8; 32], TrustError> {
+    let doc = parse(signed_xml)?;
+    let (_, value) = signature_parts(&doc)?;
+    Ok(sha256_array(&canonicalize(value, None, C14n::Exclusive)?))
+}
+
+/// The prefix bound to `uri` in scope at `node`, or `wanted` with a declaration to add.
+fn prefix_in_scope<'a>(node: Node<'a, '_>, uri: &str, wanted: &'a str) -> (&'a str, String) {
+    match node.namespaces().find(|ns| ns.uri() == uri && ns.name().is_some()).and_then(|ns| ns.name()) {
+        Some(p) => (p, String::new()),
+        None => (wanted, format!(" xmlns:{wanted}=\"{uri}\"")),
+    }
+}
+
+/// Upgrade a XAdES B-B signed document (as [`sign_enveloped`] makes) to level T: add
+/// `xades:UnsignedProperties/UnsignedSignatureProperties/SignatureTimeStamp` holding an
+/// exc-c14n `ds:CanonicalizationMethod` and `xades:EncapsulatedTimeStamp` (`token_der`, the
+/// ContentInfo [`timestamp::parse_response`] returns, base64) at the end of the signature's
+/// `xades:QualifyingProperties`. Unsigned properties are outside SignedInfo and the
+/// whole-document reference, so the B-B signature stays valid. The document must verify, have
+/// no UnsignedProperties yet, and the token must verify and cover its SignatureValue
+/// ([`signature_value_imprint`]). Returns the new document, after verifying it.
+pub fn add_signature_timestamp(signed_xml: &str, token_der: &[u8]) -> Result<String, TrustError> {
+    verify_enveloped(signed_xml)?;
+    let token = timestamp::verify_token(token_der)?;
+    if token.imprint != signature_value_imprint(signed_xml)? {
+        return Err(TrustError::Timestamp("the token does not cover this document's SignatureValue".into()));
+    }
+    let doc = parse(signed_xml)?;
+    let (sig, _) = signature_parts(&doc)?;
+    let qps: Vec<_> = elements(sig)?
+        .into_iter()
+        .filter(|o| is(*o, DS_NS, "Object"))
+        .flat_map(|o| o.children().filter(|q| is(*q, XADES_NS, "QualifyingProperties")))
+        .collect();
+    let [qp] = qps.as_slice() else { return Err(form("expected exactly one xades:QualifyingProperties")) };
+    if qp.children().any(|n| is(n, XADES_NS, "UnsignedProperties")) {
+        return Err(form("the signature already has UnsignedProperties"));
+    }
+    let (xa, xa_decl) = prefix_in_scope(*qp, XADES_NS, "xades");
+    let (ds, ds_decl) = prefix_in_scope(*qp, DS_NS, "ds");
+    let b64 = STANDARD.encode(token_der);
+    let unsigned = format!(
+        "<{xa}:UnsignedProperties{xa_decl}{ds_decl}><{xa}:UnsignedSignatureProperties><{xa}:SignatureTimeStamp>\
+<{ds}:CanonicalizationMethod Algorithm=\"{EXC_C14N}\"/><{xa}:EncapsulatedTimeStamp>{b64}</{xa}:EncapsulatedTimeStamp>\
+</{xa}:SignatureTimeStamp></{xa}:UnsignedSignatureProperties></{xa}:UnsignedProperties>"
+    );
+    // Without node positions, try each `</…QualifyingProperties>` end tag from the last: the
+    // self-check (the time-stamp found where it belongs, the signature still valid) picks the
+    // real one (not one in a comment or CDATA section).
+    let mut last = Err(TrustError::Signing("cannot find the QualifyingProperties end tag".into()));
+    for end in end_tags(signed_xml, "QualifyingProperties").into_iter().rev() {
+        let mut out = String::with_capacity(signed_xml.len() + unsigned.len());
+        out.push_str(signed_xml.get(..end).unwrap_or_default());
+        out.push_str(&unsigned);
+        out.push_str(signed_xml.get(end..).unwrap_or_default());
+        match verify_enveloped(&out) {
+            Ok(v) if v.signature_timestamp.as_ref() == Some(&token) => return Ok(out),
+            Ok(_) => last = Err(TrustError::Signing("self-check failed: the time-stamp was not found".into())),
+            Err(e) => last = Err(TrustError::Signing(format!("self-check failed: {e}"))),
+        }
+    }
+    last
+}
+
+/// The offsets of every `</local>` or `</prefix:local>` end tag in `xml` (candidates only).
+fn end_tags(xml: &str, local: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    for (at, _) in xml.match_indices(local) {
+        let before = xml.get(..at).unwrap_or_default();
+        let Some(open) = before.rfind("</") else { continue };
+        let prefix = before.get(open + 2..).unwrap_or_default();
+        let prefix_ok = prefix.is_empty()
+            || prefix.strip_suffix(':').is_some_and(|p| {
+                !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.'))
+            });
+        let after = xml.get(at + local.len()..).unwrap_or_default();
+        if prefix_ok && after.trim_start().starts_with('>') {
+            out.push(open);
+        }
+    }
+    out
 }
 
 /// SigningTime, and the SigningCertificate(V2) check against `cert_der`.

@@ -69,7 +69,7 @@ fn vrl() -> Vrl {
 
 /// A Verified whose signed content is `xml` as is (the parsers only read `signed_document`).
 fn unsigned(xml: String) -> Verified {
-    Verified { certificate_der: Vec::new(), signing_time: None, signed_document: xml }
+    Verified { certificate_der: Vec::new(), signing_time: None, signed_document: xml, signature_timestamp: None }
 }
 
 #[test]

@@ -4,4 +4,5 @@
 mod chain;
 mod interop_xmlsec1;
 mod lists;
+mod timestamp;
 mod xmldsig;
