@@ -74,6 +74,10 @@ pub(crate) struct PublishArgs {
     /// validity_seconds.
     #[arg(long, value_name = "RFC3339")]
     now: Option<String>,
+    /// Time-stamp every list's signature at this RFC 3161 time-stamping authority (XAdES level
+    /// T): the answer's token must cover the signature and carry our nonce.
+    #[arg(long, value_name = "URL")]
+    tsa_url: Option<String>,
 }
 
 /// Runs one trust subcommand and maps its failure to `error: …` and the exit code.
@@ -247,9 +251,15 @@ fn publish(a: &PublishArgs) -> Result<(), Failure> {
     }
     create_dir(&a.out_dir)?;
     for (doc, name) in built.documents.iter().zip(&names) {
+        let xml = match &a.tsa_url {
+            Some(url) => {
+                timestamp(url, &doc.xml).map_err(|e| Failure::failed(format!("{}: time-stamp: {e}", doc.kind)))?
+            }
+            None => doc.xml.clone(),
+        };
         let path = a.out_dir.join(name);
         let tmp = a.out_dir.join(format!(".{name}.tmp"));
-        write_file(&tmp, doc.xml.as_bytes(), false)?;
+        write_file(&tmp, xml.as_bytes(), false)?;
         std::fs::rename(&tmp, &path).map_err(|e| Failure::failed(format!("cannot write {}: {e}", path.display())))?;
         let seq = sequence_of(&description, doc.kind, &doc.location);
         out!("wrote {:<28} {:<15} sequence {seq:<6} location {}", path.display(), doc.kind.to_string(), doc.location);
@@ -263,6 +273,22 @@ fn publish(a: &PublishArgs) -> Result<(), Failure> {
     }
     out!("issued        {}", fmt_time(at));
     Ok(())
+}
+
+/// Level T: ask the TSA for a token over the signature of `signed_xml` and embed it.
+fn timestamp(url: &str, signed_xml: &str) -> Result<String, String> {
+    use idseal_trust::timestamp::{parse_response, request, verify_token};
+    let imprint = idseal_trust::xmldsig::signature_value_imprint(signed_xml).map_err(|e| e.to_string())?;
+    let mut nonce = [0u8; 8];
+    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| "no randomness".to_owned())?;
+    let nonce = u64::from_be_bytes(nonce) >> 1;
+    let response = crate::trust_show::http_timestamp(url, request(&imprint, nonce))?;
+    let token = parse_response(&response).map_err(|e| e.to_string())?;
+    let info = verify_token(&token).map_err(|e| e.to_string())?;
+    if info.imprint != imprint || !info.has_nonce(nonce) {
+        return Err("the token does not answer our request".into());
+    }
+    idseal_trust::xmldsig::add_signature_timestamp(signed_xml, &token).map_err(|e| e.to_string())
 }
 
 /// The sequence number the description gives the list at `location` of kind `kind`.

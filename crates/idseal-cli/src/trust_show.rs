@@ -86,6 +86,47 @@ pub(crate) fn http_get(url: &str) -> Result<String, String> {
     }
 }
 
+/// POST an RFC 3161 TimeStampReq to a time-stamping authority (RFC 3161 §3.4: content type
+/// `application/timestamp-query`), returning the TimeStampResp DER (at most 64 KiB).
+pub(crate) fn http_timestamp(url: &str, request: Vec<u8>) -> Result<Vec<u8>, String> {
+    let max = idseal_trust::timestamp::MAX_TOKEN_BYTES;
+    let exchange = async {
+        let client = reqwest::Client::builder()
+            .timeout(HTTP_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        let mut r = client
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "application/timestamp-query")
+            .body(request)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        if r.status() != reqwest::StatusCode::OK {
+            return Err(format!("status {}", r.status()));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = r.chunk().await.map_err(|e| e.to_string())? {
+            if body.len() + chunk.len() > max {
+                return Err(format!("answer larger than {max} bytes"));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    };
+    match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| h.block_on(exchange))
+        }
+        _ => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("runtime: {e}"))?
+            .block_on(exchange),
+    }
+}
+
 /// A list file as text (at most 10 MiB).
 pub(crate) fn read_list_file(path: &Path) -> Result<String, String> {
     let bytes = read_limited(path, MAX_LIST, "list").map_err(|e| e.to_string())?;
@@ -279,6 +320,13 @@ pub(crate) fn list_json(v: &Verified) -> Result<Map<String, Value>, String> {
     out.insert("kind".to_owned(), json!(kind.to_string()));
     out.insert("signer".to_owned(), cert_summary(&v.certificate_der).json());
     out.insert("signing_time".to_owned(), json!(v.signing_time.map(format_datetime)));
+    out.insert(
+        "signature_timestamp".to_owned(),
+        json!(v.signature_timestamp.as_ref().map(|t| json!({
+            "gen_time": format_datetime(t.gen_time),
+            "tsa": cert_summary(&t.tsa_certificate_der).json(),
+        }))),
+    );
     let stale = out
         .get("next_update")
         .unwrap_or(&Value::Null)
@@ -317,6 +365,10 @@ fn print_list(j: &Value) {
     out!("next update   {}{stale}", s(field(j, &["next_update"])));
     out!("signer        {}", cert_line(field(j, &["signer"])));
     out!("signing time  {}", s(field(j, &["signing_time"])));
+    let ts = field(j, &["signature_timestamp"]);
+    if ts.is_object() {
+        out!("time-stamped  {} by {} (XAdES-T)", s(field(ts, &["gen_time"])), cert_line(field(ts, &["tsa"])));
+    }
     let empty = Vec::new();
     let arr = |k: &str| field(j, &[k]).as_array().unwrap_or(&empty).clone();
     for o in arr("operators") {

@@ -94,6 +94,120 @@ async fn serve_dir(dir: PathBuf) -> String {
     format!("http://{addr}")
 }
 
+fn openssl(args: &[&str], dir: &Path) {
+    let out = std::process::Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap_or_else(|e| panic!("openssl is required for the level-T test (apt-get install openssl): {e}"));
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// An RFC 3161 time-stamping authority over HTTP: `openssl ts -reply` with a fresh P-256 TSA
+/// key and certificate in `dir`, answering POSTed TimeStampReqs; returns its URL.
+async fn serve_tsa(dir: &Path) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    openssl(&["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", "tsa.key"], dir);
+    openssl(
+        &[
+            "req",
+            "-x509",
+            "-new",
+            "-key",
+            "tsa.key",
+            "-subj",
+            "/CN=idseal test TSA",
+            "-days",
+            "2",
+            "-addext",
+            "extendedKeyUsage=critical,timeStamping",
+            "-out",
+            "tsa.pem",
+        ],
+        dir,
+    );
+    std::fs::write(
+        dir.join("tsa.cnf"),
+        "[ tsa ]\ndefault_tsa = t\n[ t ]\nserial = ./serial\ncrypto_device = builtin\nsigner_digest = sha256\n\
+         default_policy = 1.2.3.4.1\ndigests = sha256\ness_cert_id_alg = sha256\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("serial"), "01\n").unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let dir = dir.to_path_buf();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let dir = dir.clone();
+            tokio::spawn(async move {
+                // Read the head, then Content-Length bytes of body.
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let (head_end, length) = loop {
+                    let n = conn.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buf[..i]).to_lowercase();
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                l.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                            })
+                            .unwrap_or(0);
+                        break (i + 4, len);
+                    }
+                };
+                while buf.len() < head_end + length {
+                    let n = conn.read(&mut chunk).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                }
+                let req = dir.join(format!("req-{}.tsq", std::process::id()));
+                std::fs::write(&req, &buf[head_end..head_end + length]).unwrap();
+                let reply = dir.join("resp.tsr");
+                let d = dir.clone();
+                let (req_s, reply_s) = (req.display().to_string(), reply.display().to_string());
+                tokio::task::spawn_blocking(move || {
+                    openssl(
+                        &[
+                            "ts",
+                            "-reply",
+                            "-queryfile",
+                            &req_s,
+                            "-config",
+                            "tsa.cnf",
+                            "-inkey",
+                            "tsa.key",
+                            "-signer",
+                            "tsa.pem",
+                            "-out",
+                            &reply_s,
+                        ],
+                        &d,
+                    )
+                })
+                .await
+                .unwrap();
+                let body = std::fs::read(&reply).unwrap();
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/timestamp-reply\r\nContent-Length: {}\r\n\
+                     Connection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = conn.write_all(head.as_bytes()).await;
+                let _ = conn.write_all(&body).await;
+                let _ = conn.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}/tsa")
+}
+
 async fn verify(d: &Path, lists: &str, anchor: &str, extra: &[&str]) -> Output {
     let governance = format!("{lists}/governance.xml");
     let mut args = vec!["vds", "verify", "--trust", &governance, "--anchor", anchor];
@@ -267,6 +381,25 @@ async fn publish_inspect_and_verify_through_the_chain_of_trust() {
         .await
         .assert_code(1)
         .assert_stderr_has("past its NextUpdate");
+
+    // Level T: publish through an RFC 3161 authority (openssl ts behind a local HTTP endpoint);
+    // every list carries a verified signature timestamp, and the chain still reads them.
+    let tsa_url = serve_tsa(&d.join("tsa")).await;
+    let mut args = publish.to_vec();
+    args.extend(["stamped", "--tsa-url", &tsa_url]);
+    idseal(d, &args).await.assert_code(0);
+    for file in ["governance.xml", "scheme-VDS.xml", "tsl-VDS.xml", "vrl-VDS.xml"] {
+        let out = idseal(d, &["trust", "inspect", &format!("stamped/{file}")]).await;
+        out.assert_code(0);
+        assert_stdout_has(&out, "time-stamped");
+        assert_stdout_has(&out, "CN=idseal test TSA");
+    }
+    // (The description revokes the seal by now: the walk gets through every time-stamped list to
+    // the VRL, which refuses it.)
+    verify(d, "stamped", "keys/governance.cert.pem", &[]).await.assert_code(1).assert_stderr_has("step 7b VRL");
+    let mut args = publish.to_vec();
+    args.extend(["x", "--tsa-url", "http://127.0.0.1:9/tsa"]);
+    idseal(d, &args).await.assert_code(1).assert_stderr_has("time-stamp");
 
     // Usage errors and missing files.
     idseal(d, &["trust", "inspect", "lists/nope.xml"]).await.assert_code(1);
