@@ -185,7 +185,7 @@ async fn measure(args: &BenchArgs) -> anyhow::Result<serde_json::Value> {
     let exe = std::env::current_exe()?;
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+    let client = idseal_server::http::client_builder().pool_max_idle_per_host(args.concurrency).build()?;
     let n = args.starts.max(1);
 
     let mut spawn_ms = Vec::new();

@@ -197,7 +197,7 @@ async fn start(dir: &std::path::Path, database_url: Option<&str>, concurrency: u
     let server = tokio::spawn(idseal_server::serve(state.clone(), listener, async move {
         let _ = rx.await;
     }));
-    let http = reqwest::Client::builder()
+    let http = idseal_server::http::client_builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(concurrency)
         .build()?;

@@ -59,7 +59,7 @@ impl Fetcher {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(Failure::Usage(format!("--url must be an http:// or https:// URL: {url}")));
         }
-        let client = reqwest::Client::builder()
+        let client = idseal_server::http::client_builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .redirect(reqwest::redirect::Policy::none())

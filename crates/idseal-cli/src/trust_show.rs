@@ -46,19 +46,12 @@ pub(crate) fn file_url_path(s: &str) -> Option<PathBuf> {
 /// multi-threaded runtime (or without one).
 pub(crate) fn http_get(url: &str) -> Result<String, String> {
     let fetch = async {
-        let client = reqwest::Client::builder()
+        let client = idseal_server::http::client_builder()
             .timeout(HTTP_TIMEOUT)
             .redirect(reqwest::redirect::Policy::limited(5))
             .build()
             .map_err(|e| format!("HTTP client: {e}"))?;
-        let mut r = client.get(url).send().await.map_err(|e| {
-            let hint = if url.get(..6).is_some_and(|p| p.eq_ignore_ascii_case("https:")) {
-                " (this build's HTTP client may have no TLS backend: use http:// or a file)"
-            } else {
-                ""
-            };
-            format!("{e}{hint}")
-        })?;
+        let mut r = client.get(url).send().await.map_err(|e| e.to_string())?;
         if r.status() != reqwest::StatusCode::OK {
             return Err(format!("status {}", r.status()));
         }
@@ -91,7 +84,7 @@ pub(crate) fn http_get(url: &str) -> Result<String, String> {
 pub(crate) fn http_timestamp(url: &str, request: Vec<u8>) -> Result<Vec<u8>, String> {
     let max = idseal_trust::timestamp::MAX_TOKEN_BYTES;
     let exchange = async {
-        let client = reqwest::Client::builder()
+        let client = idseal_server::http::client_builder()
             .timeout(HTTP_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .build()

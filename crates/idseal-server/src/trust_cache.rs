@@ -69,7 +69,7 @@ pub trait CacheObserver: Send + Sync {
 impl TrustCache {
     /// A cache keeping lists for `ttl`, fetching with `timeout`.
     pub fn new(ttl: Duration, timeout: Duration) -> Result<Self, TrustError> {
-        let http = reqwest::Client::builder()
+        let http = crate::http::client_builder()
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::limited(3))

@@ -433,7 +433,7 @@ pub async fn rotations_until_sigkill(
 
 /// An HTTP client with timeouts.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    idseal_server::http::client_builder()
         .timeout(Duration::from_secs(20))
         .connect_timeout(Duration::from_secs(5))
         .build()
