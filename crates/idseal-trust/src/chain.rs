@@ -90,6 +90,39 @@ fn fetch_verified(
     Ok(verified)
 }
 
+/// When a list's signer certificate is valid: (notBefore, notAfter).
+type SignerValidity = (UnixTime, UnixTime);
+
+/// How far ahead of `now` a list's issue time may be (clock skew between publisher and us).
+const ISSUE_SKEW: std::time::Duration = std::time::Duration::from_secs(300);
+
+/// A list is usable now: not past NextUpdate, not issued in the future, and its signer's
+/// certificate valid now.
+fn usable(
+    list: ListKind,
+    issued_at: UnixTime,
+    next_update: UnixTime,
+    signer: SignerValidity,
+    now: UnixTime,
+) -> Result<(), TrustError> {
+    fresh(list, next_update, now)?;
+    if issued_at > now.saturating_add(ISSUE_SKEW) {
+        return Err(TrustError::ListFromTheFuture { list, issued_at });
+    }
+    if now < signer.0 || now > signer.1 {
+        return Err(TrustError::ListSignerNotValid { list, at: now });
+    }
+    Ok(())
+}
+
+/// The validity of a list's signer certificate.
+fn signer_validity(list: ListKind, verified: &Verified) -> Result<SignerValidity, TrustError> {
+    cert_validity(&verified.certificate_der).ok_or_else(|| TrustError::ListInvalid {
+        list,
+        source: Box::new(TrustError::Certificate("unreadable validity".into())),
+    })
+}
+
 fn fresh(list: ListKind, next_update: UnixTime, now: UnixTime) -> Result<(), TrustError> {
     if next_update <= now {
         return Err(TrustError::ListExpired { list, next_update });
@@ -115,6 +148,7 @@ pub fn verify_vds(
 /// certificate's CA signature checked once.
 struct LoadedTsl {
     tsl: Tsl,
+    signer: SignerValidity,
     cas: Vec<LoadedCa>,
 }
 
@@ -128,8 +162,9 @@ struct LoadedCa {
 
 struct LoadedScheme {
     scheme: SchemeList,
+    signer: SignerValidity,
     tsls: Vec<Result<LoadedTsl, TrustError>>,
-    vrl: Result<Vrl, TrustError>,
+    vrl: Result<(Vrl, SignerValidity), TrustError>,
 }
 
 /// Every list of the chain, fetched, signature-checked and parsed once, with the expensive
@@ -138,7 +173,7 @@ struct LoadedScheme {
 /// reported by [`verify_vds_with`] at the step a seal reaches them, exactly as a fresh walk
 /// would. Freshness (NextUpdate) is checked per seal, against the time given then.
 pub struct VerifiedChain {
-    governance: Result<GovernanceList, TrustError>,
+    governance: Result<(GovernanceList, SignerValidity), TrustError>,
     /// Per IAC of the Governance List's operators.
     schemes: Vec<(String, Result<LoadedScheme, TrustError>)>,
 }
@@ -151,10 +186,11 @@ impl VerifiedChain {
                 if !anchors.governance_signers.contains(&verified.certificate_der) {
                     return Err(TrustError::UntrustedGovernanceSigner);
                 }
-                GovernanceList::parse(&verified).map_err(invalid(ListKind::Governance))
+                let list = GovernanceList::parse(&verified).map_err(invalid(ListKind::Governance))?;
+                Ok((list, signer_validity(ListKind::Governance, &verified)?))
             });
         let schemes = match &governance {
-            Ok(g) => g.operators.iter().map(|o| (o.iac.clone(), load_scheme(source, o))).collect(),
+            Ok((g, _)) => g.operators.iter().map(|o| (o.iac.clone(), load_scheme(source, o))).collect(),
             Err(_) => Vec::new(),
         };
         Self { governance, schemes }
@@ -163,14 +199,14 @@ impl VerifiedChain {
     /// The sequence numbers of the lists loaded (for the cache's rollback check).
     pub fn sequence_numbers(&self) -> Vec<(ListKind, u64)> {
         let mut out = Vec::new();
-        if let Ok(g) = &self.governance {
+        if let Ok((g, _)) = &self.governance {
             out.push((ListKind::Governance, g.information.sequence_number));
         }
         for (_, s) in &self.schemes {
             let Ok(s) = s else { continue };
             out.push((ListKind::Scheme, s.scheme.information.sequence_number));
             out.extend(s.tsls.iter().flatten().map(|t| (ListKind::Tsl, t.tsl.information.sequence_number)));
-            if let Ok(v) = &s.vrl {
+            if let Ok((v, _)) = &s.vrl {
                 out.push((ListKind::Vrl, v.sequence_number));
             }
         }
@@ -182,15 +218,20 @@ fn load_scheme(source: &dyn ListSource, operator: &crate::lists::SchemeOperator)
     let verified =
         fetch_verified(source, &operator.scheme_list_location, ListKind::Scheme, Some(&operator.signer_certificate))?;
     let scheme = SchemeList::parse(&verified).map_err(invalid(ListKind::Scheme))?;
+    let signer = signer_validity(ListKind::Scheme, &verified)?;
     let tsls = scheme.tsls.iter().map(|p| load_tsl(source, p)).collect();
     let vrl = fetch_verified(source, &scheme.vrl.location, ListKind::Vrl, Some(&scheme.vrl.signer_certificate))
-        .and_then(|verified| Vrl::parse(&verified).map_err(invalid(ListKind::Vrl)));
-    Ok(LoadedScheme { scheme, tsls, vrl })
+        .and_then(|verified| {
+            let vrl = Vrl::parse(&verified).map_err(invalid(ListKind::Vrl))?;
+            Ok((vrl, signer_validity(ListKind::Vrl, &verified)?))
+        });
+    Ok(LoadedScheme { scheme, signer, tsls, vrl })
 }
 
 fn load_tsl(source: &dyn ListSource, pointer: &ListPointer) -> Result<LoadedTsl, TrustError> {
     let verified = fetch_verified(source, &pointer.location, ListKind::Tsl, Some(&pointer.signer_certificate))?;
     let tsl = Tsl::parse(&verified).map_err(invalid(ListKind::Tsl))?;
+    let signer = signer_validity(ListKind::Tsl, &verified)?;
     let cas = tsl
         .providers
         .iter()
@@ -207,7 +248,7 @@ fn load_tsl(source: &dyn ListSource, pointer: &ListPointer) -> Result<LoadedTsl,
             LoadedCa { provider: provider.clone(), facts, published }
         })
         .collect();
-    Ok(LoadedTsl { tsl, cas })
+    Ok(LoadedTsl { tsl, signer, cas })
 }
 
 /// Verifies a VDS against an already loaded chain: the same steps, checks and errors as
@@ -230,8 +271,9 @@ pub fn verify_vds_with(chain: &VerifiedChain, vds_text: &str, now: UnixTime) -> 
     });
 
     // 3. Governance List: signed by an anchor, fresh.
-    let governance = chain.governance.as_ref().map_err(Clone::clone)?;
-    fresh(ListKind::Governance, governance.information.next_update, now)?;
+    let (governance, signer) = chain.governance.as_ref().map_err(Clone::clone)?;
+    let info = &governance.information;
+    usable(ListKind::Governance, info.issued_at, info.next_update, *signer, now)?;
     sequence_numbers.push((ListKind::Governance, governance.information.sequence_number));
     let operator = governance
         .operators
@@ -256,7 +298,7 @@ pub fn verify_vds_with(chain: &VerifiedChain, vds_text: &str, now: UnixTime) -> 
         .as_ref()
         .map_err(Clone::clone)?;
     let scheme = &loaded.scheme;
-    fresh(ListKind::Scheme, scheme.information.next_update, now)?;
+    usable(ListKind::Scheme, scheme.information.issued_at, scheme.information.next_update, loaded.signer, now)?;
     if scheme.iac != iac {
         return Err(TrustError::SchemeMismatch { expected: iac.to_owned(), found: scheme.iac.clone() });
     }
@@ -303,8 +345,8 @@ pub fn verify_vds_with(chain: &VerifiedChain, vds_text: &str, now: UnixTime) -> 
     });
 
     // VRL: signed by the certificate the Scheme List names, fresh, seal not listed.
-    let vrl = loaded.vrl.as_ref().map_err(Clone::clone)?;
-    fresh(ListKind::Vrl, vrl.next_update, now)?;
+    let (vrl, vrl_signer) = loaded.vrl.as_ref().map_err(Clone::clone)?;
+    usable(ListKind::Vrl, vrl.issued_at, vrl.next_update, *vrl_signer, now)?;
     if vrl.iac != iac {
         return Err(TrustError::SchemeMismatch { expected: iac.to_owned(), found: vrl.iac.clone() });
     }
@@ -338,7 +380,7 @@ fn find_ca<'a>(
     for loaded in tsls {
         let loaded = loaded.as_ref().map_err(Clone::clone)?;
         let tsl = &loaded.tsl;
-        fresh(ListKind::Tsl, tsl.information.next_update, now)?;
+        usable(ListKind::Tsl, tsl.information.issued_at, tsl.information.next_update, loaded.signer, now)?;
         if tsl.iac != iac {
             return Err(TrustError::SchemeMismatch { expected: iac.to_owned(), found: tsl.iac.clone() });
         }
@@ -438,6 +480,25 @@ fn x509_time(tag: u8, content: &[u8]) -> Option<UnixTime> {
         return None;
     }
     crate::lists::parse_datetime(&iso).ok()
+}
+
+/// The (notBefore, notAfter) of any X.509 certificate.
+fn cert_validity(der: &[u8]) -> Option<(UnixTime, UnixTime)> {
+    let (_, cert, _, _) = tlv(der)?;
+    let (_, tbs, _, _) = tlv(cert)?;
+    let mut rest = tbs;
+    let mut fields = Vec::new();
+    while let Some((tag, content, _, r)) = tlv(rest) {
+        fields.push((tag, content));
+        rest = r;
+    }
+    let validity = match fields.as_slice() {
+        [(0xA0, _), _, _, _, (0x30, validity), ..] => *validity,
+        _ => return None,
+    };
+    let (t1, c1, _, rest) = tlv(validity)?;
+    let (t2, c2, _, _) = tlv(rest)?;
+    Some((x509_time(t1, c1)?, x509_time(t2, c2)?))
 }
 
 fn ca_facts(der: &[u8]) -> Result<CaFacts, TrustError> {

@@ -152,4 +152,20 @@ pub enum TrustError {
     /// not cover the signature it is attached to.
     #[error("time-stamp: {0}")]
     Timestamp(String),
+    /// A list's signer certificate is not valid now (expired or not yet valid).
+    #[error("the {list}'s signer certificate is not valid at {at}")]
+    ListSignerNotValid {
+        /// Which list.
+        list: crate::ListKind,
+        /// The time checked, Unix seconds.
+        at: idseal_types::UnixTime,
+    },
+    /// A list claims to be issued in the future (more than 5 minutes ahead of now).
+    #[error("the {list} is dated in the future ({issued_at})")]
+    ListFromTheFuture {
+        /// Which list.
+        list: crate::ListKind,
+        /// Its ListIssueDateTime, Unix seconds.
+        issued_at: idseal_types::UnixTime,
+    },
 }

@@ -274,6 +274,36 @@ fn a_list_past_next_update_fails_closed() {
 }
 
 #[test]
+fn a_list_whose_signer_certificate_expired_is_refused() {
+    for (name, kind) in [("governance", ListKind::Governance), ("tsl", ListKind::Tsl), ("vrl", ListKind::Vrl)] {
+        let mut demo = Demo::new();
+        let key = SigningKey::generate(Algorithm::Es256, name).unwrap();
+        // Valid for a month, ended a day ago.
+        let certificate_der = self_signed_certificate(&key, name, ago(DAY * 31), ago(DAY)).unwrap();
+        let slot = demo.signers.iter_mut().find(|(n, _)| n == name).unwrap();
+        slot.1 = KeySigner { key, certificate_der };
+        let lists = demo.build();
+        let err = demo.verify(&lists).unwrap_err();
+        assert_eq!(err, TrustError::ListSignerNotValid { list: kind, at: now() }, "{name}");
+    }
+}
+
+#[test]
+fn a_list_dated_in_the_future_is_refused() {
+    let demo = Demo::new();
+    let signers: BTreeMap<String, &dyn XmlSigner> =
+        demo.signers.iter().map(|(n, s)| (n.clone(), s as &dyn XmlSigner)).collect();
+    let lists = build(&demo.description, &signers, &demo.certificates, now().saturating_add(HOUR)).unwrap();
+    let err = demo.verify(&lists).unwrap_err();
+    assert!(matches!(err, TrustError::ListFromTheFuture { list: ListKind::Governance, .. }), "{err:?}");
+    // Within the five-minute skew it is fine.
+    let lists =
+        build(&demo.description, &signers, &demo.certificates, now().saturating_add(Duration::from_secs(240))).unwrap();
+    let err = demo.verify(&lists);
+    assert!(err.is_ok(), "{err:?}");
+}
+
+#[test]
 fn a_ca_not_on_the_tsl_is_refused() {
     let mut demo = Demo::new();
     demo.scheme_mut().cas.clear();
