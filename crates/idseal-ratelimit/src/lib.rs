@@ -65,6 +65,10 @@ pub trait RateLimitStore: Send + Sync {
         }
     }
 
+    /// The current count of `bucket` in the window starting at `window_start` (0 if none),
+    /// without adding to it.
+    fn count(&self, bucket: &str, window_start: UnixTime) -> impl Future<Output = Result<u64, RateLimitError>> + Send;
+
     /// The lockout recorded for `bucket`, if any.
     fn lockout(&self, bucket: &str) -> impl Future<Output = Result<Option<Lockout>, RateLimitError>> + Send;
 
@@ -182,6 +186,48 @@ pub async fn check<S: RateLimitStore>(
                     new_lockout: true,
                 });
             }
+            return Ok(Decision::Limited {
+                retry_after: at_least_1s(now.until(end)),
+                locked: false,
+                new_lockout: false,
+            });
+        }
+        remaining = remaining.min(limit - count);
+    }
+    Ok(Decision::Allowed { remaining })
+}
+
+/// Whether `value` may try now under `policy`, without counting the try: refused while it is
+/// locked out or a window is already full. With [`check`] called only for failed tries, a
+/// policy counts failures while still refusing every try once the limit is reached (so the
+/// owner's successful logins never lock the owner out).
+pub async fn peek<S: RateLimitStore>(
+    store: &S,
+    key: &BucketKey,
+    policy: &Policy,
+    kind: KeyKind,
+    value: &str,
+    now: UnixTime,
+) -> Result<Decision, RateLimitError> {
+    let bucket = bucket(key, policy, kind, value);
+    if !policy.lockout.is_empty()
+        && let Some(l) = store.lockout(&bucket).await?
+        && l.locked_until > now
+    {
+        return Ok(Decision::Limited {
+            retry_after: at_least_1s(now.until(l.locked_until)),
+            locked: true,
+            new_lockout: false,
+        });
+    }
+    let mut remaining = u64::MAX;
+    for (tag, w) in [("b", policy.burst), ("s", policy.sustained)] {
+        let Some(w) = w else { continue };
+        let start = window_start(now, w.period);
+        let count = store.count(&format!("{bucket}:{tag}"), start).await?;
+        let limit = u64::from(w.limit);
+        if count >= limit {
+            let end = start.saturating_add(w.period);
             return Ok(Decision::Limited {
                 retry_after: at_least_1s(now.until(end)),
                 locked: false,

@@ -18,6 +18,9 @@ impl RateLimitStore for MemStore {
         e.0 += 1;
         Ok(e.0)
     }
+    async fn count(&self, bucket: &str, window_start: UnixTime) -> Result<u64, RateLimitError> {
+        Ok(self.counters.lock().unwrap().get(&(bucket.to_owned(), window_start.as_secs())).map_or(0, |e| e.0))
+    }
     async fn lockout(&self, bucket: &str) -> Result<Option<Lockout>, RateLimitError> {
         Ok(self.lockouts.lock().unwrap().get(bucket).map(|(l, _)| *l))
     }
@@ -174,4 +177,24 @@ fn window_text_form() {
     }
     let v: Window = serde_json::from_str("\"60/1m\"").unwrap();
     assert_eq!(serde_json::to_string(&v).unwrap(), "\"60/1m\"");
+}
+
+#[test]
+fn peek_does_not_count_and_sees_full_windows_and_lockouts() {
+    let s = MemStore::default();
+    let p = Policy::new("p", Some("2/1m".parse().unwrap()), None).with_lockout(vec![Duration::from_secs(900)]);
+    let peek = |t| block(crate::peek(&s, &KEY, &p, KeyKind::Account, "a@x", at(t))).unwrap();
+    for _ in 0..5 {
+        assert!(matches!(peek(1), Decision::Allowed { remaining: 2 }), "peeking never counts");
+    }
+    block(check(&s, &KEY, &p, KeyKind::Account, "a@x", at(1))).unwrap();
+    assert!(matches!(peek(1), Decision::Allowed { remaining: 1 }));
+    block(check(&s, &KEY, &p, KeyKind::Account, "a@x", at(1))).unwrap();
+    // The window is full: refused, not locked, until the window ends.
+    assert_eq!(peek(10), Decision::Limited { retry_after: secs(50), locked: false, new_lockout: false });
+    // A third counted try starts the lockout, which peek then reports.
+    let d = block(check(&s, &KEY, &p, KeyKind::Account, "a@x", at(10))).unwrap();
+    assert!(matches!(d, Decision::Limited { new_lockout: true, .. }));
+    assert_eq!(peek(70), Decision::Limited { retry_after: secs(840), locked: true, new_lockout: false });
+    assert!(matches!(peek(10 + 900), Decision::Allowed { .. }));
 }

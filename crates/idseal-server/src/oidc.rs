@@ -132,6 +132,26 @@ pub async fn limit(st: &AppState, policy: &str, kind: KeyKind, value: &str) -> R
     }
 }
 
+/// Whether the named policy lets `value` try now, without counting the try (see
+/// `idseal_ratelimit::peek`); `Err` is the 429 to answer. A try refused because a window is
+/// full is counted, so that the policy's lockout ladder starts as it would with [`limit`].
+/// Fails closed.
+pub async fn limit_peek(st: &AppState, policy: &str, kind: KeyKind, value: &str) -> Result<(), ApiError> {
+    let Some((p, _, _)) = st.settings.policies.get(policy) else { return Ok(()) };
+    match idseal_ratelimit::peek(&st.store, &st.bucket_key, p, kind, value, st.clock.now()).await {
+        Ok(Decision::Allowed { .. }) => Ok(()),
+        Ok(Decision::Limited { locked: false, .. }) => match limit(st, policy, kind, value).await {
+            Ok(()) => Err(ApiError::TooManyRequests { retry_after: 1 }),
+            Err(e) => Err(e),
+        },
+        Ok(Decision::Limited { retry_after, .. }) => {
+            st.metrics.rate_limited.get_or_create(&crate::metrics::PolicyLabels { policy: policy.to_owned() }).inc();
+            Err(ApiError::TooManyRequests { retry_after: retry_after.as_secs().max(1) })
+        }
+        Err(e) => Err(ApiError::Unavailable(format!("rate-limit store: {e}"))),
+    }
+}
+
 /// Record an audit event with the request's context; the action is not reported done unless
 /// this succeeds.
 pub async fn audit(st: &AppState, meta: &Meta, ev: AuditEvent) -> Result<(), ApiError> {

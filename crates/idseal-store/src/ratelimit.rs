@@ -52,6 +52,18 @@ impl RateLimitStore for Store {
             .collect()
     }
 
+    async fn count(&self, bucket: &str, window_start: UnixTime) -> Result<u64, RateLimitError> {
+        let row: Option<(i64,)> = with_pool!(self, |pool| sqlx::query_as(
+            "SELECT count FROM rate_counters WHERE bucket = $1 AND window_start = $2"
+        )
+        .bind(bucket)
+        .bind(window_start.as_secs())
+        .fetch_optional(pool)
+        .await
+        .map_err(err)?);
+        Ok(row.map_or(0, |r| u64::try_from(r.0).unwrap_or(0)))
+    }
+
     async fn lockout(&self, bucket: &str) -> Result<Option<Lockout>, RateLimitError> {
         let row: Option<(i64, i64)> =
             with_pool!(self, |pool| sqlx::query_as("SELECT level, locked_until FROM rate_lockouts WHERE bucket = $1")

@@ -215,7 +215,15 @@ async fn lockout_holds_across_restart_and_every_password_path(db: &TestDb) {
     };
     let s = provider(db, real).await;
     account(&s, EMAIL).await;
-    // Signed in (attempt 1), then four wrong current passwords on the change form (2..5).
+    // Successes do not count per account: the owner signing in often is never locked out.
+    for i in 0..7 {
+        let mut b = Browser { ip: Some(format!("192.0.2.{}", 100 + i)), ..Browser::default() };
+        let login = b.get(&s, "/login").await;
+        let r = b.submit(&s, &login, &[("email", EMAIL), ("password", PASSWORD)]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "success {i}: {}", r.text());
+    }
+    // Signed in, then four wrong current passwords on the change form (failures 1..4), and
+    // one wrong password on the login form from elsewhere (failure 5).
     let mut a = Browser { ip: Some("198.51.100.1".into()), ..Browser::default() };
     let login = a.get(&s, "/login").await;
     assert_eq!(a.submit(&s, &login, &[("email", EMAIL), ("password", PASSWORD)]).await.status, StatusCode::SEE_OTHER);
@@ -240,8 +248,14 @@ async fn lockout_holds_across_restart_and_every_password_path(db: &TestDb) {
             .await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{}", r.text());
     }
+    let mut w = Browser { ip: Some("198.51.100.2".into()), ..Browser::default() };
+    let login = w.get(&s, "/login").await;
+    assert_eq!(
+        w.submit(&s, &login, &[("email", EMAIL), ("password", "wrong again!!")]).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     // (A correct change, later, revokes every grant: see sessions_are_listed_and_revocable.)
-    // The sixth check of this email is refused even with the right password, from anywhere.
+    // After five failures this email is refused even with the right password, from anywhere.
     let mut b = Browser { ip: Some("203.0.113.7".into()), ..Browser::default() };
     let login = b.get(&s, "/login").await;
     let r = b.submit(&s, &login, &[("email", EMAIL), ("password", PASSWORD)]).await;

@@ -175,9 +175,10 @@ async fn do_login(
     Ok(web::see_other(&return_to, vec![cookie]))
 }
 
-/// Check an account's password, on every path that checks one: counts against `login_ip` and
-/// `login_email` first (lockouts are durable rows, so they hold across instances and
-/// restarts), audits success and failure, upgrades an outdated hash. `None`: wrong.
+/// Check an account's password, on every path that checks one: every try counts against
+/// `login_ip`; failures count against `login_email`, which refuses every try once full or locked
+/// (lockouts are durable rows, so they hold across instances and restarts); audits success and
+/// failure; upgrades an outdated hash. `None`: wrong.
 pub async fn check_password(
     st: &AppState,
     meta: &Meta,
@@ -185,7 +186,9 @@ pub async fn check_password(
     password: &str,
 ) -> Result<Option<AccountRow>, ApiError> {
     oidc::limit(st, "login_ip", KeyKind::Ip, &meta.ip_key()).await?;
-    oidc::limit(st, "login_email", KeyKind::Account, email).await?;
+    // Per account, failures are counted (below) but every try is refused once the limit is
+    // reached or the account is locked: the owner's own successful logins never lock them out.
+    oidc::limit_peek(st, "login_email", KeyKind::Account, email).await?;
     let account = st.store.account_by_email(email).await.map_err(ApiError::internal)?;
     let ok = match account.as_ref().and_then(|a| a.password_hash.as_deref()) {
         Some(phc) => oidc::verify_password(st, password, phc).await?,
@@ -203,6 +206,14 @@ pub async fn check_password(
         ev = ev.subject(a.id.clone());
     }
     oidc::audit(st, meta, ev).await?;
+    if !ok {
+        // Count the failure; a lockout it starts applies from the next try (this one is
+        // answered as the wrong password it is).
+        match oidc::limit(st, "login_email", KeyKind::Account, email).await {
+            Ok(()) | Err(ApiError::TooManyRequests { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
     let Some(account) = account.filter(|_| ok) else { return Ok(None) };
     if let Some(phc) = &account.password_hash
         && idseal_oauth::password::needs_rehash(phc, &st.settings.config.oauth.argon2)
