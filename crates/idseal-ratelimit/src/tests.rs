@@ -183,7 +183,7 @@ fn window_text_form() {
 fn peek_does_not_count_and_sees_full_windows_and_lockouts() {
     let s = MemStore::default();
     let p = Policy::new("p", Some("2/1m".parse().unwrap()), None).with_lockout(vec![Duration::from_secs(900)]);
-    let peek = |t| block(crate::peek(&s, &KEY, &p, KeyKind::Account, "a@x", at(t))).unwrap();
+    let peek = |t| block(peek(&s, &KEY, &p, KeyKind::Account, "a@x", at(t))).unwrap();
     for _ in 0..5 {
         assert!(matches!(peek(1), Decision::Allowed { remaining: 2 }), "peeking never counts");
     }
