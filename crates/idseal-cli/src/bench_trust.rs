@@ -38,8 +38,8 @@ use idseal_trust::{
 use idseal_types::UnixTime;
 use idseal_vds::certificate::from_pem_or_der;
 use idseal_vds::{
-    CertificateAuthority, CertificateReference, FACE_LEN, Identity, LocalSigner, ManifestId, SigningCertificate,
-    TrustLevel, dev_ca, issue, signing_certificate,
+    CertificateAuthority, CertificateReference, Identity, LocalSigner, ManifestId, SigningCertificate, dev_ca, issue,
+    signing_certificate,
 };
 
 /// The verification time of every figure.
@@ -47,8 +47,6 @@ const NOW: i64 = 1_800_000_000;
 const DAY: Duration = Duration::from_secs(86_400);
 /// Where the lists are "published"; the file source maps the rest of the URL to a file.
 const BASE: &str = "https://trust.example/";
-/// Size of the seal's portrait: the seed's WEBP is about 900 bytes (as in the vds suite).
-const PHOTO_LEN: usize = 900;
 /// Runs of the cold figure.
 pub(crate) const COLD_RUNS: usize = 20;
 /// Issue 6's goal: warm full-chain verification at >= 0.80 of raw ECDSA verification.
@@ -57,68 +55,17 @@ const GOAL_RATIO: f64 = 0.80;
 /// certificate's signature by the CA, the seal's.
 const ECDSA_PER_CALL: u64 = 6;
 
-fn crypto<E>(what: &'static str) -> impl FnOnce(E) -> anyhow::Error {
-    move |_| anyhow::anyhow!("aws-lc-rs: {what} failed")
-}
-
 /// Runs `op` on this thread for `seconds` (after a short warm-up); operations per second.
-fn per_second(seconds: f64, mut op: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
-    for _ in 0..20 {
-        op()?;
-    }
-    let budget = Duration::from_secs_f64(seconds);
-    let start = Instant::now();
-    let mut n: u64 = 0;
-    loop {
-        op()?;
-        n += 1;
-        let elapsed = start.elapsed();
-        if elapsed >= budget {
-            return Ok(n as f64 / elapsed.as_secs_f64());
-        }
-    }
+fn per_second(seconds: f64, op: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
+    crate::bench_vds::per_second_after(20, seconds, op)
 }
 
 fn micros(per_s: f64) -> f64 {
     1e6 / per_s.max(f64::MIN_POSITIVE)
 }
 
-/// A RIFF/WEBP container of `len` bytes filled with deterministic pseudo-random bytes.
-fn webp(len: usize) -> Vec<u8> {
-    let size = u32::try_from(len.saturating_sub(8)).unwrap_or(u32::MAX);
-    let chunk = u32::try_from(len.saturating_sub(20)).unwrap_or(u32::MAX);
-    let mut photo = Vec::with_capacity(len);
-    photo.extend_from_slice(b"RIFF");
-    photo.extend_from_slice(&size.to_le_bytes());
-    photo.extend_from_slice(b"WEBPVP8L");
-    photo.extend_from_slice(&chunk.to_le_bytes());
-    let mut x: u32 = 0x9E37_79B9;
-    while photo.len() < len {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        photo.push(x.to_le_bytes()[0]);
-    }
-    photo
-}
-
 fn identity(now: UnixTime) -> Identity {
-    let mut face = [0u8; FACE_LEN];
-    for (i, b) in face.iter_mut().enumerate() {
-        *b = u8::try_from(i * 7 % 256).unwrap_or_default();
-    }
-    Identity {
-        given_name: "Maëlys-Gaëlle".into(),
-        family_name: "MARTIN".into(),
-        date_of_birth: "1990-02-28".into(),
-        nationality: "FRA".into(),
-        document_number: "X4RTBPFW4".into(),
-        token_id: [0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0x4d, 0x2a, 0xa6, 0xd2, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf],
-        expires_at: now.saturating_add(DAY * 365),
-        photo: webp(PHOTO_LEN),
-        face,
-        trust_level: TrustLevel::OperatorVerified,
-    }
+    crate::bench_vds::sample_identity(now.saturating_add(DAY * 365))
 }
 
 fn list_signer(name: &str, now: UnixTime) -> anyhow::Result<KeySigner> {
@@ -156,7 +103,7 @@ fn chain(now: UnixTime) -> anyhow::Result<Chain> {
     let ca = dev_ca("EU VDS CA", "EUCA", now.saturating_sub(DAY * 10), DAY * 1000)?;
     let authority = CertificateAuthority::from_pem(&ca.certificate_pem, &ca.key_pem)?;
     let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-        .map_err(crypto("key generation"))?;
+        .map_err(crate::bench_vds::crypto("key generation"))?;
     let reference = CertificateReference::new(authority.ca_id(), "0001")?;
     let seal_signer = LocalSigner::from_pkcs8(pkcs8.as_ref(), reference)?;
     let manifests = [ManifestId::IDENTITY];
@@ -256,16 +203,16 @@ pub(crate) fn measure(seconds: f64) -> anyhow::Result<serde_json::Value> {
     let cert = SigningCertificate::parse(&c.leaf)?;
 
     // 1. Raw limits: ECDSA P-256 verification (key parsed per call), and the seal check alone.
-    let key_pair =
-        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &c.seal_pkcs8).map_err(crypto("key parsing"))?;
+    let key_pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &c.seal_pkcs8)
+        .map_err(crate::bench_vds::crypto("key parsing"))?;
     let message = [0x5Au8; 52];
-    let signature = key_pair.sign(&SystemRandom::new(), &message).map_err(crypto("sign"))?;
+    let signature = key_pair.sign(&SystemRandom::new(), &message).map_err(crate::bench_vds::crypto("sign"))?;
     let public_key = cert.public_key.clone();
     let raw = || {
         per_second(seconds, || {
             UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, black_box(&public_key))
                 .verify(black_box(&message), black_box(signature.as_ref()))
-                .map_err(crypto("raw verify"))
+                .map_err(crate::bench_vds::crypto("raw verify"))
         })
     };
     // Measured before and after the warm figure; the limit is the better of the two (load on a shared
@@ -382,7 +329,7 @@ pub(crate) fn measure(seconds: f64) -> anyhow::Result<serde_json::Value> {
             "list_bytes": list_bytes,
             "list_signature": "XAdES B-B, ES256 (ECDSA P-256), exclusive c14n",
             "seal_text_chars": c.vds.len(),
-            "photo_bytes": PHOTO_LEN,
+            "photo_bytes": crate::bench_vds::PHOTO_LEN,
             "steps": report.steps.len(),
             "ecdsa_verifications_per_call": ECDSA_PER_CALL,
         },

@@ -23,13 +23,13 @@ use idseal_vds::seal::VerifyingKey;
 use idseal_vds::{CertificateReference, FACE_LEN, Identity, LocalSigner, Transport, TrustLevel, Vds};
 
 /// Size of the benchmark portrait: the seed's WEBP is about 900 bytes.
-const PHOTO_LEN: usize = 900;
+pub(crate) const PHOTO_LEN: usize = 900;
 /// Issue time of the benchmark seal.
 const ISSUED: i64 = 1_800_000_000;
 
 /// A RIFF/WEBP container of `len` bytes (the codec checks the container only), filled with
 /// deterministic pseudo-random bytes so that the Base45 text looks like a real one.
-fn webp(len: usize) -> Vec<u8> {
+pub(crate) fn webp(len: usize) -> Vec<u8> {
     let size = u32::try_from(len.saturating_sub(8)).unwrap_or(u32::MAX);
     let chunk = u32::try_from(len.saturating_sub(20)).unwrap_or(u32::MAX);
     let mut photo = Vec::with_capacity(len);
@@ -47,29 +47,44 @@ fn webp(len: usize) -> Vec<u8> {
     photo
 }
 
-fn sample_vds(reference: CertificateReference) -> Vds {
+/// The benchmark identity (the seed's field sizes, a [`PHOTO_LEN`]-byte portrait), valid until
+/// `expires_at`.
+pub(crate) fn sample_identity(expires_at: UnixTime) -> Identity {
     let mut face = [0u8; FACE_LEN];
     for (i, b) in face.iter_mut().enumerate() {
         *b = u8::try_from(i * 7 % 256).unwrap_or_default();
     }
-    let identity = Identity {
+    Identity {
         given_name: "Maëlys-Gaëlle".into(),
         family_name: "MARTIN".into(),
         date_of_birth: "1990-02-28".into(),
         nationality: "FRA".into(),
         document_number: "X4RTBPFW4".into(),
         token_id: [0x2b, 0x7e, 0x15, 0x16, 0x28, 0xae, 0x4d, 0x2a, 0xa6, 0xd2, 0xab, 0xf7, 0x15, 0x88, 0x09, 0xcf],
-        expires_at: UnixTime::from_secs(ISSUED + 2 * 365 * 86_400),
+        expires_at,
         photo: webp(PHOTO_LEN),
         face,
         trust_level: TrustLevel::OperatorVerified,
-    };
+    }
+}
+
+fn sample_vds(reference: CertificateReference) -> Vds {
+    let identity = sample_identity(UnixTime::from_secs(ISSUED + 2 * 365 * 86_400));
     Vds::identity(reference, UnixTime::from_secs(ISSUED), identity)
 }
 
-/// Runs `op` on this thread for `seconds` (after a short warm-up); operations per second.
-fn per_second(seconds: f64, mut op: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
-    for _ in 0..100 {
+/// Runs `op` on this thread for `seconds` (after 100 warm-up calls); operations per second.
+fn per_second(seconds: f64, op: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<f64> {
+    per_second_after(100, seconds, op)
+}
+
+/// Runs `op` `warm_up` times, then on this thread for `seconds`; operations per second.
+pub(crate) fn per_second_after(
+    warm_up: usize,
+    seconds: f64,
+    mut op: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<f64> {
+    for _ in 0..warm_up {
         op()?;
     }
     let budget = Duration::from_secs_f64(seconds);
@@ -85,7 +100,7 @@ fn per_second(seconds: f64, mut op: impl FnMut() -> anyhow::Result<()>) -> anyho
     }
 }
 
-fn crypto<E>(what: &'static str) -> impl FnOnce(E) -> anyhow::Error {
+pub(crate) fn crypto<E>(what: &'static str) -> impl FnOnce(E) -> anyhow::Error {
     move |_| anyhow::anyhow!("aws-lc-rs: {what} failed")
 }
 
