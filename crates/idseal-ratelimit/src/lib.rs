@@ -148,25 +148,11 @@ pub async fn check<S: RateLimitStore>(
     now: UnixTime,
 ) -> Result<Decision, RateLimitError> {
     let bucket = bucket(key, policy, kind, value);
-    if !policy.lockout.is_empty()
-        && let Some(l) = store.lockout(&bucket).await?
-        && l.locked_until > now
-    {
-        return Ok(Decision::Limited {
-            retry_after: at_least_1s(now.until(l.locked_until)),
-            locked: true,
-            new_lockout: false,
-        });
+    if let Some(d) = locked(store, policy, &bucket, now).await? {
+        return Ok(d);
     }
     // Every window is counted in one store call (one durable write), refused attempts included.
-    let windows: Vec<(Window, String, UnixTime, UnixTime)> = [("b", policy.burst), ("s", policy.sustained)]
-        .into_iter()
-        .filter_map(|(tag, w)| {
-            let w = w?;
-            let start = window_start(now, w.period);
-            Some((w, format!("{bucket}:{tag}"), start, start.saturating_add(w.period)))
-        })
-        .collect();
+    let windows = windows(policy, &bucket, now);
     let keys: Vec<(String, UnixTime, UnixTime)> = windows.iter().map(|(_, b, s, e)| (b.clone(), *s, *e)).collect();
     let counts = store.hit_windows(&keys).await?;
     let mut remaining = u64::MAX;
@@ -210,24 +196,14 @@ pub async fn peek<S: RateLimitStore>(
     now: UnixTime,
 ) -> Result<Decision, RateLimitError> {
     let bucket = bucket(key, policy, kind, value);
-    if !policy.lockout.is_empty()
-        && let Some(l) = store.lockout(&bucket).await?
-        && l.locked_until > now
-    {
-        return Ok(Decision::Limited {
-            retry_after: at_least_1s(now.until(l.locked_until)),
-            locked: true,
-            new_lockout: false,
-        });
+    if let Some(d) = locked(store, policy, &bucket, now).await? {
+        return Ok(d);
     }
     let mut remaining = u64::MAX;
-    for (tag, w) in [("b", policy.burst), ("s", policy.sustained)] {
-        let Some(w) = w else { continue };
-        let start = window_start(now, w.period);
-        let count = store.count(&format!("{bucket}:{tag}"), start).await?;
+    for (w, window_bucket, start, end) in windows(policy, &bucket, now) {
+        let count = store.count(&window_bucket, start).await?;
         let limit = u64::from(w.limit);
         if count >= limit {
-            let end = start.saturating_add(w.period);
             return Ok(Decision::Limited {
                 retry_after: at_least_1s(now.until(end)),
                 locked: false,
@@ -237,6 +213,38 @@ pub async fn peek<S: RateLimitStore>(
         remaining = remaining.min(limit - count);
     }
     Ok(Decision::Allowed { remaining })
+}
+
+/// The lockout decision, when `bucket` is locked out now.
+async fn locked<S: RateLimitStore>(
+    store: &S,
+    policy: &Policy,
+    bucket: &str,
+    now: UnixTime,
+) -> Result<Option<Decision>, RateLimitError> {
+    if !policy.lockout.is_empty()
+        && let Some(l) = store.lockout(bucket).await?
+        && l.locked_until > now
+    {
+        return Ok(Some(Decision::Limited {
+            retry_after: at_least_1s(now.until(l.locked_until)),
+            locked: true,
+            new_lockout: false,
+        }));
+    }
+    Ok(None)
+}
+
+/// The policy's windows at `now`: (window, counter bucket, start, end).
+fn windows(policy: &Policy, bucket: &str, now: UnixTime) -> Vec<(Window, String, UnixTime, UnixTime)> {
+    [("b", policy.burst), ("s", policy.sustained)]
+        .into_iter()
+        .filter_map(|(tag, w)| {
+            let w = w?;
+            let start = window_start(now, w.period);
+            Some((w, format!("{bucket}:{tag}"), start, start.saturating_add(w.period)))
+        })
+        .collect()
 }
 
 fn at_least_1s(d: Duration) -> Duration {
