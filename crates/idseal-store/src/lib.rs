@@ -14,6 +14,7 @@ mod admin;
 mod audit;
 mod keys;
 mod oauth;
+mod oauth_tokens;
 mod ratelimit;
 pub mod testing;
 #[cfg(test)]
