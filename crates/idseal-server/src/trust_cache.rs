@@ -6,17 +6,16 @@
 //! a metric. When the origin cannot be reached, a cached list still within its NextUpdate is
 //! used (its signature, not the transport, is what makes it trustworthy).
 //!
-//! `idseal_trust::chain::verify_vds` is synchronous and pure; [`TrustCache::verify_vds`] runs it
-//! over a snapshot of the cache, fetches whatever list it missed, and runs it again.
+//! The chain walk is synchronous and pure; [`TrustCache::verify_vds`] loads a
+//! `VerifiedChain` from a snapshot of the cache, fetches whatever list it missed, and loads
+//! again; the chain that verified a seal is kept for the next ones.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use idseal_trust::TrustError;
-use idseal_trust::chain::{
-    ChainReport, ListSource, TrustAnchors, VerifiedChain, check_sequence, verify_vds, verify_vds_with,
-};
+use idseal_trust::chain::{ChainReport, ListSource, TrustAnchors, VerifiedChain, check_sequence, verify_vds_with};
 use idseal_trust::lists::{ListSummary, summary};
 use idseal_trust::xmldsig::verify_enveloped;
 use idseal_types::UnixTime;
@@ -220,13 +219,15 @@ impl TrustCache {
         let mut fetched_now: Vec<String> = Vec::new();
         for _ in 0..MAX_ROUNDS {
             let (snapshot, valid_until) = self.snapshot(now);
-            match verify_vds(vds_text, anchors, &snapshot, now) {
+            // Loaded once per round; kept when it verifies the seal.
+            let chain = VerifiedChain::load(anchors, &snapshot);
+            match verify_vds_with(&chain, vds_text, now) {
                 Err(TrustError::Fetch { location, .. }) if !fetched_now.contains(&location) => {
                     self.get(&location, now, obs, ledger).await?;
                     fetched_now.push(location);
                 }
                 Ok(report) => {
-                    let chain = Arc::new(VerifiedChain::load(anchors, &snapshot));
+                    let chain = Arc::new(chain);
                     *self.chain.lock().unwrap_or_else(PoisonError::into_inner) = Some(LoadedChain {
                         governance_location: anchors.governance_location.clone(),
                         generation: self.generation.load(std::sync::atomic::Ordering::SeqCst),
