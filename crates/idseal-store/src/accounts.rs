@@ -23,6 +23,10 @@ pub struct AccountRow {
     pub email_verified: bool,
     /// Display name.
     pub name: Option<String>,
+    /// `"password"`, or `"device"` for a passwordless (X.1280) identity: its id is the
+    /// enrollment's tokenId, its email the unroutable marker `device:<tokenId>`, and it has no
+    /// password.
+    pub kind: String,
     /// When it was created.
     pub created_at: UnixTime,
     /// When it last changed (OIDC `updated_at`).
@@ -55,17 +59,18 @@ pub struct SessionRow {
 /// `last_seen` is written at most this often.
 const TOUCH_INTERVAL_SECS: i64 = 60;
 
-const ACCOUNT_COLS: &str = "id, email, password_hash, email_verified_at, name, created_at, updated_at";
+const ACCOUNT_COLS: &str = "id, email, password_hash, email_verified_at, name, kind, created_at, updated_at";
 
-type AccountDb = (String, String, Option<String>, Option<i64>, Option<String>, i64, i64);
+type AccountDb = (String, String, Option<String>, Option<i64>, Option<String>, String, i64, i64);
 
-fn account_row((id, email, password_hash, verified_at, name, created_at, updated_at): AccountDb) -> AccountRow {
+fn account_row((id, email, password_hash, verified_at, name, kind, created_at, updated_at): AccountDb) -> AccountRow {
     AccountRow {
         id,
         email,
         password_hash,
         email_verified: verified_at.is_some(),
         name,
+        kind,
         created_at: UnixTime::from_secs(created_at),
         updated_at: UnixTime::from_secs(updated_at),
     }
@@ -99,13 +104,14 @@ impl Store {
 
     /// Create an account. A taken email is [`StoreError::Conflict`] (and so is a taken id).
     pub async fn insert_account(&self, a: &AccountRow) -> Result<(), StoreError> {
-        let sql = format!("INSERT INTO accounts ({ACCOUNT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7)");
+        let sql = format!("INSERT INTO accounts ({ACCOUNT_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)");
         with_pool!(self, |pool| sqlx::query(&sql)
             .bind(&a.id)
             .bind(&a.email)
             .bind(&a.password_hash)
             .bind(a.email_verified.then_some(a.created_at.as_secs()))
             .bind(&a.name)
+            .bind(&a.kind)
             .bind(a.created_at.as_secs())
             .bind(a.updated_at.as_secs())
             .execute(pool)

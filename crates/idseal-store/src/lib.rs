@@ -12,6 +12,7 @@
 mod accounts;
 mod admin;
 mod audit;
+mod bus;
 mod keys;
 mod oauth;
 mod oauth_tokens;
@@ -23,8 +24,12 @@ mod tests;
 mod tests_oauth;
 #[cfg(test)]
 mod tests_tlog;
+#[cfg(test)]
+mod tests_x1280;
 mod tlog;
 mod trust;
+mod x1280;
+mod x1280_sessions;
 
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -37,8 +42,11 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use accounts::{AccountRow, SessionRow};
 pub use audit::AuditRow;
+pub use bus::{BusMessage, EventBus, MAX_NOTIFICATION_BYTES};
 pub use oauth::{AccessRow, AccessStatus, ClientRow, CodeOutcome, CodeRow, ConsentRow, GrantRow, RefreshRow};
 pub use tlog::{AuditQuery, HashSnapshot, NewEntry, StoredCheckpoint, StoredEntry};
+pub use x1280::{EnrollOutcome, EnrollmentFilter, EnrollmentRow, ServiceRow};
+pub use x1280_sessions::{AttemptOutcome, AuthSessionRow, SessionFilter};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +96,19 @@ pub enum StoreError {
     /// A unique value is already taken (a client id, an email address); the message says which.
     #[error("already taken: {0}")]
     Conflict(String),
+    /// An argument the store cannot act on (an unknown status, for instance); the message says
+    /// which.
+    #[error("invalid argument: {0}")]
+    Invalid(String),
+    /// An event-bus message too large to travel as one PostgreSQL notification (refused on
+    /// both backends, never truncated).
+    #[error("event-bus message of {size} bytes exceeds the {max}-byte limit")]
+    TooLarge {
+        /// The encoded size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -140,6 +161,7 @@ pub struct Store {
     pseudonym: Option<Arc<idseal_tlog::entry::PseudonymKey>>,
     group: Arc<audit::GroupCommit>,
     hash_cache: Arc<tlog::HashCache>,
+    bus: Arc<EventBus>,
 }
 
 impl Store {
@@ -167,6 +189,7 @@ impl Store {
                 pseudonym: None,
                 group: Arc::default(),
                 hash_cache: Arc::default(),
+                bus: Arc::new(EventBus::local()),
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let o = PgConnectOptions::from_str(url).map_err(|_| StoreError::BadUrl)?;
@@ -177,6 +200,7 @@ impl Store {
                 .await
                 .map_err(StoreError::Connect)?;
             Ok(Self {
+                bus: Arc::new(EventBus::postgres(pool.clone())),
                 backend: Backend::Postgres(pool),
                 sqlite_path: None,
                 pseudonym: None,
@@ -225,6 +249,12 @@ impl Store {
                 sqlx::migrate!("./migrations/sqlite").run(pool).await.map_err(StoreError::Migrate)
             }
         }
+    }
+
+    /// The cross-instance event bus (for WebSocket fan-out): shared by every clone of this
+    /// store.
+    pub fn bus(&self) -> &EventBus {
+        &self.bus
     }
 
     /// Check that the database answers.

@@ -75,6 +75,10 @@ pub struct CodeRow {
     pub auth_time: UnixTime,
     /// Authentication context class, when known.
     pub acr: Option<String>,
+    /// Authentication methods (RFC 8176 values), space-separated, when known.
+    pub amr: Option<String>,
+    /// Sealed identity claims of a passwordless login (opaque to the store).
+    pub identity_sealed: Option<Vec<u8>>,
     /// When it was issued.
     pub created_at: UnixTime,
     /// When it expires.
@@ -101,6 +105,12 @@ pub struct GrantRow {
     pub auth_time: Option<UnixTime>,
     /// Authentication context class, when known.
     pub acr: Option<String>,
+    /// Authentication methods (RFC 8176 values), space-separated, when known. On a grant
+    /// created by [`Store::redeem_code`] it is the code's.
+    pub amr: Option<String>,
+    /// Sealed identity claims of a passwordless login (opaque to the store). On a grant
+    /// created by [`Store::redeem_code`] it is the code's.
+    pub identity_sealed: Option<Vec<u8>>,
     /// When it was created.
     pub created_at: UnixTime,
     /// When it was revoked.
@@ -144,6 +154,7 @@ pub struct RefreshRow {
 }
 
 /// What [`Store::consume_code`] found.
+#[allow(clippy::large_enum_variant)] // returned once per request, matched at once: not worth a Box
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CodeOutcome {
     /// First use: the code's row (now marked used).

@@ -10,7 +10,7 @@ use crate::oauth::{
 use crate::{Store, StoreError, with_pool};
 
 const CODE_COLS: &str = "code_hash, client_id, account_id, session_id, redirect_uri, scope, nonce, code_challenge, \
-                         auth_time, acr, created_at, expires_at";
+                         auth_time, acr, amr, identity_sealed, created_at, expires_at";
 
 #[derive(sqlx::FromRow)]
 struct CodeDb {
@@ -24,6 +24,8 @@ struct CodeDb {
     code_challenge: String,
     auth_time: i64,
     acr: Option<String>,
+    amr: Option<String>,
+    identity_sealed: Option<Vec<u8>>,
     created_at: i64,
     expires_at: i64,
 }
@@ -48,14 +50,15 @@ impl From<CodeDb> for CodeRow {
             code_challenge: c.code_challenge,
             auth_time: UnixTime::from_secs(c.auth_time),
             acr: c.acr,
+            amr: c.amr,
+            identity_sealed: c.identity_sealed,
             created_at: UnixTime::from_secs(c.created_at),
             expires_at: UnixTime::from_secs(c.expires_at),
         }
     }
 }
 
-const GRANT_COLS: &str =
-    "id, client_id, account_id, scope, code_hash, session_id, auth_time, acr, created_at, revoked_at";
+const GRANT_COLS: &str = "id, client_id, account_id, scope, code_hash, session_id, auth_time, acr, amr, identity_sealed, created_at, revoked_at";
 
 #[derive(sqlx::FromRow)]
 struct GrantDb {
@@ -67,6 +70,8 @@ struct GrantDb {
     session_id: Option<String>,
     auth_time: Option<i64>,
     acr: Option<String>,
+    amr: Option<String>,
+    identity_sealed: Option<Vec<u8>>,
     created_at: i64,
     revoked_at: Option<i64>,
 }
@@ -82,6 +87,8 @@ impl From<GrantDb> for GrantRow {
             session_id: g.session_id,
             auth_time: g.auth_time.map(UnixTime::from_secs),
             acr: g.acr,
+            amr: g.amr,
+            identity_sealed: g.identity_sealed,
             created_at: UnixTime::from_secs(g.created_at),
             revoked_at: g.revoked_at.map(UnixTime::from_secs),
         }
@@ -121,7 +128,8 @@ impl From<RefreshDb> for RefreshRow {
 }
 
 const INSERT_GRANT: &str = "INSERT INTO grants (id, client_id, account_id, scope, code_hash, session_id, auth_time, \
-                            acr, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+                            acr, amr, identity_sealed, created_at, revoked_at) \
+                            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
 const INSERT_ACCESS: &str = "INSERT INTO access_tokens (jti, grant_id, client_id, expires_at) VALUES ($1, $2, $3, $4)";
 const INSERT_REFRESH: &str = "INSERT INTO refresh_tokens (token_hash, grant_id, client_id, account_id, scope, \
                               created_at, expires_at, rotated_at, revoked_at) \
@@ -148,6 +156,8 @@ macro_rules! insert_grant_rows {
             .bind(&g.session_id)
             .bind(g.auth_time.map(UnixTime::as_secs))
             .bind(&g.acr)
+            .bind(&g.amr)
+            .bind(&g.identity_sealed)
             .bind(g.created_at.as_secs())
             .bind(g.revoked_at.map(UnixTime::as_secs))
             .execute(&mut *$tx)
@@ -186,7 +196,7 @@ impl Store {
     pub async fn insert_code(&self, c: &CodeRow) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT INTO auth_codes ({CODE_COLS}, used_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, NULL)"
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, NULL)"
         );
         with_pool!(self, |pool| sqlx::query(&sql)
             .bind(&c.code_hash)
@@ -199,6 +209,8 @@ impl Store {
             .bind(&c.code_challenge)
             .bind(c.auth_time.as_secs())
             .bind(&c.acr)
+            .bind(&c.amr)
+            .bind(&c.identity_sealed)
             .bind(c.created_at.as_secs())
             .bind(c.expires_at.as_secs())
             .execute(pool)
@@ -266,6 +278,7 @@ impl Store {
     /// Use up a code and record the grant it yields, in one transaction: the code is marked used
     /// only if it is still unused, unexpired and its client's; otherwise nothing is written and
     /// the answer is `false` (a concurrent or repeated use, which the caller treats as a replay).
+    /// The grant takes the code's `amr` and `identity_sealed` (whatever `g` carries in them).
     /// One durable write per code exchange.
     pub async fn redeem_code(
         &self,
@@ -277,21 +290,21 @@ impl Store {
     ) -> Result<bool, StoreError> {
         with_pool!(self, |pool| {
             let mut tx = begin_write!(self, pool);
-            let used = sqlx::query(
+            let used: Option<(Option<String>, Option<Vec<u8>>)> = sqlx::query_as(
                 "UPDATE auth_codes SET used_at = $2 WHERE code_hash = $1 AND client_id = $3 AND used_at IS NULL \
-                 AND expires_at > $2",
+                 AND expires_at > $2 RETURNING amr, identity_sealed",
             )
             .bind(code_hash)
             .bind(now.as_secs())
             .bind(&g.client_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-            if used != 1 {
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some((amr, identity_sealed)) = used else {
                 tx.rollback().await?;
                 return Ok(false);
-            }
-            insert_grant_rows!(tx, g, access, refresh);
+            };
+            let g = GrantRow { amr, identity_sealed, ..g.clone() };
+            insert_grant_rows!(tx, &g, access, refresh);
             tx.commit().await?;
             Ok(true)
         })

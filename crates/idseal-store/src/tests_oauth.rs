@@ -55,6 +55,7 @@ fn account(id: &str, email: &str) -> AccountRow {
         password_hash: Some(format!("$argon2id$v=19$m=19456,t=2,p=1$old-{id}")),
         email_verified: false,
         name: Some("Ada".into()),
+        kind: "password".into(),
         created_at: t(0),
         updated_at: t(0),
     }
@@ -86,6 +87,8 @@ fn code(hash: &str, client_id: &str, account_id: &str) -> CodeRow {
         code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".into(),
         auth_time: t(-5),
         acr: None,
+        amr: Some("pwd".into()),
+        identity_sealed: None,
         created_at: t(0),
         expires_at: t(60),
     }
@@ -101,6 +104,8 @@ fn grant(id: &str, client_id: &str, account_id: Option<&str>, code_hash: Option<
         session_id: None,
         auth_time: account_id.map(|_| t(-5)),
         acr: Some("urn:idseal:pwd".into()),
+        amr: None,
+        identity_sealed: None,
         created_at: t(0),
         revoked_at: None,
     }

@@ -69,6 +69,26 @@ pub enum AuditEventKind {
     ClientRegister,
     /// An OAuth client was removed.
     ClientRemove,
+    /// A device enrolled a document-anchored identity (passwordless login).
+    Enroll,
+    /// An enrollment was refused (seal, key or duplicate).
+    EnrollFail,
+    /// An enrollment was revoked (by an admin or by its user).
+    EnrollmentRevoke,
+    /// A passwordless login session started.
+    AuthInitiate,
+    /// The phone approved a passwordless login (the granted scopes are the consent decision).
+    AuthApprove,
+    /// A passwordless login was declined on the phone or failed its checks.
+    AuthReject,
+    /// A passwordless login session expired unanswered.
+    AuthExpire,
+    /// A seal (identity or service) failed the chain of trust.
+    VdsVerifyFail,
+    /// A relying service was registered or updated for passwordless login.
+    ServiceRegister,
+    /// A relying service was removed.
+    ServiceRemove,
 }
 
 impl AuditEventKind {
@@ -101,6 +121,16 @@ impl AuditEventKind {
             Self::Logout => "LOGOUT",
             Self::ClientRegister => "CLIENT_REGISTER",
             Self::ClientRemove => "CLIENT_REMOVE",
+            Self::Enroll => "ENROLL",
+            Self::EnrollFail => "ENROLL_FAIL",
+            Self::EnrollmentRevoke => "REVOKE",
+            Self::AuthInitiate => "AUTH_INITIATE",
+            Self::AuthApprove => "AUTH_APPROVE",
+            Self::AuthReject => "AUTH_REJECT",
+            Self::AuthExpire => "AUTH_EXPIRE",
+            Self::VdsVerifyFail => "VDS_VERIFY_FAIL",
+            Self::ServiceRegister => "SERVICE_REGISTER",
+            Self::ServiceRemove => "SERVICE_REMOVE",
         }
     }
 }
