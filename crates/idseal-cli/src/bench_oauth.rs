@@ -189,6 +189,7 @@ async fn start(dir: &std::path::Path, database_url: Option<&str>, concurrency: u
         password_hash: Some(idseal_oauth::password::hash(PASSWORD, &[3u8; 16], &state.settings.config.oauth.argon2)?),
         email_verified: true,
         name: Some("Bench User".into()),
+        kind: "password".into(),
         created_at: now,
         updated_at: now,
     };
@@ -248,6 +249,8 @@ async fn insert_codes(t: &Target, n: usize, tag: &str) -> anyhow::Result<Vec<Str
                         code_challenge: challenge.clone(),
                         auth_time: now,
                         acr: None,
+                        amr: None,
+                        identity_sealed: None,
                         created_at: now,
                         expires_at: now.saturating_add(Duration::from_secs(3600)),
                     })

@@ -83,6 +83,7 @@ pub async fn account(s: &Server, email: &str) -> AccountRow {
         password_hash: Some(idseal_oauth::password::hash(PASSWORD, &rand16(), &fast_argon2()).unwrap()),
         email_verified: true,
         name: Some("Alice Example".into()),
+        kind: "password".into(),
         created_at: now,
         updated_at: now,
     };

@@ -288,6 +288,7 @@ async fn do_register(st: &AppState, meta: &Meta, pairs: &[(String, String)]) -> 
                 password_hash: Some(hash),
                 email_verified: false,
                 name: name.map(str::to_owned),
+                kind: "password".into(),
                 created_at: now,
                 updated_at: now,
             };

@@ -263,6 +263,8 @@ async fn issue_code(
         code_challenge: v.code_challenge.clone(),
         auth_time: session.auth_time,
         acr: None,
+        amr: None,
+        identity_sealed: None,
         created_at: now,
         expires_at: now.saturating_add(std::time::Duration::from_secs(st.settings.config.oauth.code_secs)),
     };

@@ -170,6 +170,8 @@ async fn authorization_code(
         session_id: row.session_id.clone(),
         auth_time: Some(row.auth_time),
         acr: row.acr.clone(),
+        amr: row.amr.clone(),
+        identity_sealed: row.identity_sealed.clone(),
         created_at: now,
         revoked_at: None,
     };
@@ -313,6 +315,8 @@ async fn client_credentials(
         session_id: None,
         auth_time: None,
         acr: None,
+        amr: None,
+        identity_sealed: None,
         created_at: now,
         revoked_at: None,
     };
