@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use crate::error::OAuthError;
-use crate::scope::{KNOWN, ScopeSet};
+use crate::scope::ScopeSet;
 use crate::{subject, token};
 
 /// Most redirect URIs (and post-logout redirect URIs) a client may register.
@@ -228,7 +228,7 @@ pub fn register(meta: &ClientMetadata, random: &[u8; 48]) -> Result<NewClient, O
 
     let scope_text = meta.scope.as_deref().unwrap_or("openid profile email offline_access");
     let scopes = ScopeSet::parse(scope_text).map_err(|e| bad(e.description()))?;
-    if !scopes.is_subset(&ScopeSet::from_static(KNOWN)) {
+    if !scopes.is_subset(&ScopeSet::from_static(&crate::scope::supported())) {
         return Err(bad("scope contains a value this server does not support"));
     }
 
@@ -440,7 +440,7 @@ mod tests {
         assert_eq!(c.secret_hash.as_deref(), Some(token::sha256_hex(&secret).as_str()));
         assert_eq!(c.auth_method, AuthMethod::ClientSecretBasic);
         assert_eq!(c.grant_types, [GrantType::AuthorizationCode, GrantType::RefreshToken]);
-        assert_eq!(c.scopes, ScopeSet::from_static(KNOWN));
+        assert_eq!(c.scopes, ScopeSet::from_static(crate::scope::KNOWN));
         assert_eq!(c.id_token_alg, Algorithm::Rs256);
         assert_eq!(c.subject_type, SubjectType::Pairwise);
         assert_eq!(c.name, "Unnamed client");

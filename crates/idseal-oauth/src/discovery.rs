@@ -2,7 +2,6 @@
 
 use serde_json::{Value, json};
 
-use crate::scope::KNOWN;
 
 /// What the discovery document depends on.
 #[derive(Clone, Copy, Debug)]
@@ -27,7 +26,9 @@ pub fn document(i: &DiscoveryInput<'_>) -> Value {
         "revocation_endpoint": format!("{iss}/oauth/revoke"),
         "introspection_endpoint": format!("{iss}/oauth/introspect"),
         "end_session_endpoint": format!("{iss}/oauth/logout"),
-        "scopes_supported": KNOWN,
+        "scopes_supported": crate::scope::supported(),
+        "acr_values_supported": ["http://eidas.europa.eu/LoA/low", "http://eidas.europa.eu/LoA/substantial",
+                                 "http://eidas.europa.eu/LoA/high"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
@@ -38,7 +39,10 @@ pub fn document(i: &DiscoveryInput<'_>) -> Value {
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid",
-                             "name", "updated_at", "email", "email_verified"],
+                             "name", "updated_at", "email", "email_verified", "given_name", "family_name",
+                             "birthdate", "nationality", "document_number", "picture", "trust_level",
+                             "age_over_18", "age_over_21", "age_over_25", "age_range", "is_eu_citizen",
+                             "name_initial"],
         "authorization_response_iss_parameter_supported": true,
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
@@ -75,7 +79,9 @@ mod tests {
         assert_eq!(d["end_session_endpoint"], "https://id.example/oauth/logout");
         assert_eq!(d["id_token_signing_alg_values_supported"], json!(["RS256", "ML-DSA-65"]));
         assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
-        assert_eq!(d["scopes_supported"], json!(KNOWN));
+        assert_eq!(d["scopes_supported"], json!(crate::scope::supported()));
+        assert!(d["scopes_supported"].as_array().unwrap().iter().any(|s| s == "identity:age_over_18"));
+        assert!(json!(crate::scope::KNOWN).as_array().unwrap().iter().all(|k| d["scopes_supported"].as_array().unwrap().contains(k)));
         assert!(d.get("registration_endpoint").is_none());
         assert!(d.get("userinfo_signing_alg_values_supported").is_none());
         let d = document(&DiscoveryInput { issuer: "https://id.example", id_token_algs: &[], registration: true });

@@ -8,6 +8,12 @@ use crate::error::OAuthError;
 /// The scopes this provider knows and may grant.
 pub const KNOWN: &[&str] = &["openid", "profile", "email", "offline_access"];
 
+/// Every scope a client may register and request: the OIDC ones above and the identity scopes
+/// of passwordless login (`identity:*`, released only by a phone approval; docs/passwordless.md).
+pub fn supported() -> Vec<&'static str> {
+    KNOWN.iter().copied().chain(idseal_x1280::all_scope_names().iter().copied()).collect()
+}
+
 /// Longest scope token accepted.
 const MAX_TOKEN_LEN: usize = 64;
 /// Most scope tokens accepted in one value.

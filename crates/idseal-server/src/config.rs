@@ -149,11 +149,42 @@ pub struct TrustConfig {
     /// Directory of signed lists (`idseal trust publish --out-dir`) served at `/trust/<file>`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub publish_dir: Option<PathBuf>,
+    /// Where the Governance List is fetched from: the trust anchor of enrollment and Service
+    /// VDS checks (passwordless login is refused with 503 until it is set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub governance_location: Option<String>,
+    /// Certificate files (PEM or DER), one of which must have signed the Governance List.
+    pub governance_signers: Vec<PathBuf>,
 }
 
 impl Default for TrustConfig {
     fn default() -> Self {
-        Self { cache_ttl_secs: 3600, fetch_timeout_secs: 10, publish_dir: None }
+        Self {
+            cache_ttl_secs: 3600,
+            fetch_timeout_secs: 10,
+            publish_dir: None,
+            governance_location: None,
+            governance_signers: Vec::new(),
+        }
+    }
+}
+
+/// Passwordless login (docs/passwordless.md).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordlessConfig {
+    /// Digits of the code the browser socket's `otp_ready` event shows (6 = all; fewer masks
+    /// the rest with `*`, for pages that show the code from the initiate response instead).
+    pub otp_visible_digits: u8,
+    /// Lifetime of the result JWT of direct integrations, seconds.
+    pub result_ttl_secs: u64,
+    /// Days a resolved login session's record is kept (admin history), then deleted.
+    pub session_retention_days: u64,
+}
+
+impl Default for PasswordlessConfig {
+    fn default() -> Self {
+        Self { otp_visible_digits: 6, result_ttl_secs: 3600, session_retention_days: 30 }
     }
 }
 
@@ -208,8 +239,8 @@ fn default_rate_limits() -> BTreeMap<String, PolicyConfig> {
         ("password_reset", pc(Account, "3/5m", Some("5/1h"), &["10m", "1h"], &[])),
         ("password_reset_ip", pc(Ip, "10/5m", Some("30/1h"), &["10m", "1h"], &[])),
         ("payment_charge", pc(Client, "10/1m", Some("100/1h"), &[], &[])),
-        ("auth_initiate", pc(Ip, "10/1m", None, &[], &[])),
-        ("enroll", pc(Ip, "5/1h", None, &[], &[])),
+        ("auth_initiate", pc(Ip, "10/1m", None, &[], &["/auth/initiate", "/login/phone"])),
+        ("enroll", pc(Ip, "5/1h", None, &[], &["/enroll"])),
         ("admin", pc(Ip, "60/1m", None, &[], &["/admin/*"])),
     ]
     .into_iter()
@@ -260,6 +291,10 @@ pub struct Config {
     pub mail: crate::mail::MailConfig,
     /// Trust lists.
     pub trust: TrustConfig,
+    /// Push to phones through Firebase Cloud Messaging (docs/push.md).
+    pub push: crate::push::PushConfig,
+    /// Passwordless login.
+    pub passwordless: PasswordlessConfig,
 }
 
 impl Default for Config {
@@ -282,6 +317,8 @@ impl Default for Config {
             oauth: OAuthConfig::default(),
             mail: crate::mail::MailConfig::default(),
             trust: TrustConfig::default(),
+            push: crate::push::PushConfig::default(),
+            passwordless: PasswordlessConfig::default(),
         }
     }
 }
@@ -411,6 +448,8 @@ impl Config {
         if !(1..=120).contains(&self.trust.fetch_timeout_secs) {
             return Err(invalid("trust.fetch_timeout_secs", "must be between 1 and 120"));
         }
+        self.push.check().map_err(|(key, reason)| invalid(key, reason))?;
+        check_passwordless(&self)?;
         let needed = [
             (self.oauth.access_token_alg.parse().unwrap_or(Algorithm::Rs256), "oauth.access_token_alg"),
             (self.oauth.pq_sig_alg.parse().unwrap_or(Algorithm::MlDsa65), "oauth.pq_sig_alg"),
@@ -469,6 +508,31 @@ fn check_oauth(o: &OAuthConfig) -> Result<(), ConfigError> {
         return Err(invalid("oauth.session_hours", "must be between 1 and 720"));
     }
     o.argon2.validate().map_err(|e| invalid("oauth.argon2", e.description()))
+}
+
+fn check_passwordless(c: &Config) -> Result<(), ConfigError> {
+    let p = &c.passwordless;
+    if !(1..=6).contains(&p.otp_visible_digits) {
+        return Err(invalid("passwordless.otp_visible_digits", "must be between 1 and 6"));
+    }
+    if !(60..=86400).contains(&p.result_ttl_secs) {
+        return Err(invalid("passwordless.result_ttl_secs", "must be between 60 and 86400"));
+    }
+    if !(1..=3650).contains(&p.session_retention_days) {
+        return Err(invalid("passwordless.session_retention_days", "must be between 1 and 3650"));
+    }
+    if let Some(g) = &c.trust.governance_location {
+        if !(g.starts_with("https://") || g.starts_with("http://")) {
+            return Err(invalid("trust.governance_location", "must be an http(s) URL"));
+        }
+        if c.trust.governance_signers.is_empty() {
+            return Err(invalid("trust.governance_signers", "at least one certificate file is needed"));
+        }
+        if !c.keys.algorithms.iter().any(|a| a == "ES256") {
+            return Err(invalid("keys.algorithms", "must include ES256 (used by passwordless login results)"));
+        }
+    }
+    Ok(())
 }
 
 fn check_issuer(i: &str) -> Result<String, ConfigError> {

@@ -59,6 +59,18 @@ pub enum ApiError {
     /// An OAuth 2.1 / OIDC protocol error: its RFC code at its RFC status.
     #[error("oauth: {0}")]
     OAuth(#[from] idseal_oauth::OAuthError),
+    /// A refusal with its own status and stable code (passwordless login, admin API: 400, 401,
+    /// 403, 404, 409, 422, 503 as the product docs give them). The description is sent: it
+    /// must never carry internal detail or a secret.
+    #[error("{error} ({status}): {description}")]
+    Coded {
+        /// HTTP status.
+        status: u16,
+        /// Stable snake_case code.
+        error: &'static str,
+        /// Human-readable explanation.
+        description: String,
+    },
     /// 500: a bug or an unexpected failure. The message is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -68,6 +80,11 @@ impl ApiError {
     /// Wrap any internal failure; its text stays in the logs.
     pub fn internal(e: impl fmt::Display) -> Self {
         Self::Internal(e.to_string())
+    }
+
+    /// A refusal at `status` with a stable `error` code and a description for the caller.
+    pub fn coded(status: u16, error: &'static str, description: impl Into<String>) -> Self {
+        Self::Coded { status, error, description: description.into() }
     }
 }
 
@@ -106,6 +123,11 @@ impl IntoResponse for ApiError {
                 body(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", None)
             }
             Self::OAuth(e) => oauth_error(&e),
+            Self::Coded { status, error, description } => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+                let description: String = description.chars().filter(|c| !c.is_control()).take(300).collect();
+                body(status, error, Some(description))
+            }
             Self::Internal(what) => {
                 tracing::error!(%what, "internal error");
                 body(StatusCode::INTERNAL_SERVER_ERROR, "server_error", None)

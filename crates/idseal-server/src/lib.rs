@@ -13,11 +13,13 @@ pub mod metrics;
 pub mod middleware;
 pub mod oidc;
 pub mod openapi;
+pub mod push;
 pub mod routes;
 pub mod state;
 pub mod tlog;
 pub mod trust_cache;
 pub mod web;
+pub mod x1280;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -89,6 +91,24 @@ pub fn router(state: AppState) -> Router {
         .route("/account/password", post(routes::account::manage::change_password))
         .route("/account/logout", post(routes::account::manage::logout))
         .route("/trust/{file}", get(routes::trust::published_list))
+        .route("/enroll", post(routes::x1280::enroll::enroll))
+        .route("/enroll/revoke", post(routes::x1280::enroll::self_revoke))
+        .route("/auth/initiate", post(routes::x1280::auth::initiate))
+        .route("/auth/verify", post(routes::x1280::auth::verify))
+        .route("/ws/session/{session_id}", get(routes::x1280::ws::session_socket))
+        .route("/ws/device/{token_id}", get(routes::x1280::ws::device_socket))
+        .route("/login/phone", post(routes::account::phone::start))
+        .route("/login/phone/wait", get(routes::account::phone::wait))
+        .route(
+            "/admin/services",
+            get(routes::x1280::admin::list_services).post(routes::x1280::admin::register_service),
+        )
+        .route("/admin/services/{id}", axum::routing::delete(routes::x1280::admin::delete_service))
+        .route("/admin/enrollments", get(routes::x1280::admin::list_enrollments))
+        .route("/admin/enrollments/{token_id}", get(routes::x1280::admin::enrollment_detail))
+        .route("/admin/enrollments/{token_id}/revoke", post(routes::x1280::admin::revoke_enrollment))
+        .route("/admin/sessions", get(routes::x1280::admin::list_sessions))
+        .route("/admin/sessions/live", get(routes::x1280::admin::live_sessions))
         .fallback((|| async { ApiError::NotFound }).layer(observe.clone()))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit))
@@ -175,12 +195,19 @@ fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
         let mut keys = tokio::time::interval(refresh);
         let mut purge = tokio::time::interval(Duration::from_secs(300));
         let mut checkpoint = tokio::time::interval(Duration::from_secs(state.settings.config.tlog.checkpoint_secs));
+        let mut expiry = tokio::time::interval(Duration::from_secs(1));
+        expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         keys.tick().await;
         loop {
             tokio::select! {
                 _ = keys.tick() => {
                     if let Err(e) = state.refresh_keys().await {
                         tracing::error!(error = %e, "key refresh failed");
+                    }
+                }
+                _ = expiry.tick() => {
+                    if let Err(e) = x1280::expire_sessions(&state).await {
+                        tracing::warn!(error = ?e, "login-session expiry failed");
                     }
                 }
                 _ = checkpoint.tick() => {
@@ -195,6 +222,14 @@ fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
                     }
                     if let Err(e) = state.store.purge_oauth(now).await {
                         tracing::warn!(error = %e, "OAuth purge failed");
+                    }
+                    let keep = state.settings.config.passwordless.session_retention_days.saturating_mul(86400);
+                    if let Err(e) = state.store.purge_auth_sessions(now.saturating_sub(Duration::from_secs(keep))).await {
+                        tracing::warn!(error = %e, "login-session purge failed");
+                    }
+                    let collect = Duration::from_secs(x1280::RESULT_COLLECT_SECS.unsigned_abs());
+                    if let Err(e) = state.store.clear_stale_results(now.saturating_sub(collect)).await {
+                        tracing::warn!(error = %e, "login-result sweep failed");
                     }
                 }
             }

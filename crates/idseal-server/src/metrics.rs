@@ -41,6 +41,22 @@ pub struct TrustRefusalLabels {
     pub reason: String,
 }
 
+/// Labels of a passwordless-login event.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LoginLabels {
+    /// The audit event name (`AUTH_INITIATE`, `AUTH_APPROVE`, …).
+    pub event: String,
+}
+
+/// Labels of a push delivery.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct PushLabels {
+    /// `fcm` or `channel`.
+    pub transport: String,
+    /// `sent`, `token_dead`, `failed`.
+    pub outcome: String,
+}
+
 /// All metrics of one server.
 #[derive(Clone)]
 pub struct Metrics {
@@ -55,6 +71,12 @@ pub struct Metrics {
     pub published_keys: Gauge,
     /// Trust lists the cache refused to use, by reason (a list past NextUpdate is `expired`).
     pub trust_refused: Family<TrustRefusalLabels, Counter>,
+    /// Passwordless-login events.
+    pub logins: Family<LoginLabels, Counter>,
+    /// Push deliveries by transport and outcome.
+    pub pushes: Family<PushLabels, Counter>,
+    /// Open WebSockets (browser and device).
+    pub sockets: Gauge,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -78,11 +100,37 @@ impl Default for Metrics {
         registry.register("rate_limited", "Requests refused by a rate-limit policy", rate_limited.clone());
         registry.register("published_keys", "Signing keys published in the JWKS", published_keys.clone());
         registry.register("trust_list_refused", "Trust lists refused by the cache, by reason", trust_refused.clone());
-        Self { registry: Arc::new(registry), requests, latency, rate_limited, published_keys, trust_refused }
+        let logins = Family::<LoginLabels, Counter>::default();
+        let pushes = Family::<PushLabels, Counter>::default();
+        let sockets = Gauge::default();
+        registry.register("passwordless_events", "Passwordless-login events", logins.clone());
+        registry.register("push_deliveries", "Push deliveries by transport and outcome", pushes.clone());
+        registry.register("open_websockets", "Open browser and device WebSockets", sockets.clone());
+        Self {
+            registry: Arc::new(registry),
+            requests,
+            latency,
+            rate_limited,
+            published_keys,
+            trust_refused,
+            logins,
+            pushes,
+            sockets,
+        }
     }
 }
 
 impl Metrics {
+    /// Counts a passwordless-login event.
+    pub fn x1280(&self, event: &str) {
+        self.logins.get_or_create(&LoginLabels { event: event.to_owned() }).inc();
+    }
+
+    /// Counts a push delivery.
+    pub fn push(&self, transport: &str, outcome: &str) {
+        self.pushes.get_or_create(&PushLabels { transport: transport.to_owned(), outcome: outcome.to_owned() }).inc();
+    }
+
     /// The OpenMetrics text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();

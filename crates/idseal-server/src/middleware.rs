@@ -73,6 +73,7 @@ const CORS_PATHS: &[&str] = &[
     "/oauth/token",
     "/oauth/userinfo",
     "/oauth/revoke",
+    "/auth/initiate",
 ];
 
 /// CORS for the paths in `CORS_PATHS`: answers preflights (204) and marks the answers readable.

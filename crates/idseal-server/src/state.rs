@@ -47,6 +47,9 @@ pub enum StartError {
     /// The trust-list cache cannot be set up.
     #[error("trust lists: {0}")]
     Trust(String),
+    /// The push settings cannot be used.
+    #[error("push: {0}")]
+    Push(String),
     /// The mail settings cannot be used.
     #[error("mail: {0}")]
     Mail(String),
@@ -58,6 +61,21 @@ pub enum StartError {
         /// Why.
         source: std::io::Error,
     },
+}
+
+/// The trust anchors from the configuration: the Governance List's location and the
+/// certificates (PEM or DER files) that may sign it.
+fn load_anchors(cfg: &crate::config::TrustConfig) -> Result<Option<Arc<idseal_trust::TrustAnchors>>, StartError> {
+    let Some(location) = &cfg.governance_location else { return Ok(None) };
+    let mut signers = Vec::new();
+    for path in &cfg.governance_signers {
+        let bytes = std::fs::read(path)
+            .map_err(|e| StartError::Trust(format!("trust.governance_signers: {}: {e}", path.display())))?;
+        let der = idseal_vds::certificate::from_pem_or_der(&bytes, "CERTIFICATE")
+            .map_err(|e| StartError::Trust(format!("trust.governance_signers: {}: {e}", path.display())))?;
+        signers.push(der);
+    }
+    Ok(Some(Arc::new(idseal_trust::TrustAnchors { governance_location: location.clone(), governance_signers: signers })))
 }
 
 /// The system clock; the only place wall-clock time enters.
@@ -102,6 +120,13 @@ pub struct AppState {
     pub password_slots: Arc<tokio::sync::Semaphore>,
     /// Fetched, verified trust lists.
     pub trust: Arc<crate::trust_cache::TrustCache>,
+    /// What the chain of trust starts from (`trust.governance_location` and its signers); `None`
+    /// when not configured (passwordless login answers 503).
+    pub anchors: Option<Arc<idseal_trust::TrustAnchors>>,
+    /// Passwordless-login keys (derived from the master key).
+    pub x1280: Arc<crate::x1280::X1280Secrets>,
+    /// FCM push, when a service account is configured.
+    pub push: Option<crate::x1280::Push>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -178,6 +203,11 @@ impl AppState {
         )
         .map_err(|e| StartError::Trust(e.to_string()))?;
         let slots = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        let anchors = load_anchors(&settings.config.trust)?;
+        let x1280 = crate::x1280::X1280Secrets::derive(&master).map_err(StartError::Trust)?;
+        let push = crate::push::FcmSender::from_config(&settings.config.push, clock.clone())
+            .map_err(|e| StartError::Push(e.to_string()))?
+            .map(|s| Arc::new(s) as crate::x1280::Push);
         let state = Self {
             settings: Arc::new(settings),
             store,
@@ -191,6 +221,9 @@ impl AppState {
             mailer,
             password_slots: Arc::new(tokio::sync::Semaphore::new(slots)),
             trust: Arc::new(trust),
+            anchors,
+            x1280: Arc::new(x1280),
+            push,
         };
         state.update_key_gauge();
         let bootstrap_token = state.issue_bootstrap_token().await?;

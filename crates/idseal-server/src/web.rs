@@ -45,6 +45,11 @@ impl FromRequestParts<AppState> for Meta {
 }
 
 impl Meta {
+    /// No request: background tasks.
+    pub fn none() -> Self {
+        Self { ip: None, user_agent: None, cookies: Cookies(Vec::new()) }
+    }
+
     /// The IP as a rate-limit key.
     pub fn ip_key(&self) -> String {
         self.ip.map_or_else(|| "unknown".to_owned(), |i| i.to_string())

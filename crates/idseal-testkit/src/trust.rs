@@ -1,6 +1,8 @@
 //! A demo chain of trust for tests: fresh ES256 list signers with self-signed certificates, a
-//! VDS CA and a signing certificate for manifest 0A0001, a description of one scheme (IAC
-//! `VDS`) whose lists live under a base URL, and a seal issued under it.
+//! VDS CA and a signing certificate for manifests 0A0001 (identity) and 0A0002 (service), a
+//! description of one scheme (IAC `VDS`, both manifests in scope) whose lists live under a base
+//! URL, and an identity seal issued under it. More identity and service seals can be minted
+//! with [`TrustDemo::issue_identity`] and [`TrustDemo::issue_service`].
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, missing_docs)]
 
@@ -17,8 +19,8 @@ use idseal_trust::{BuiltLists, TrustAnchors, build};
 use idseal_types::UnixTime;
 use idseal_vds::certificate::from_pem_or_der;
 use idseal_vds::{
-    CertificateAuthority, CertificateReference, FACE_LEN, Identity, LocalSigner, ManifestId, SigningCertificate,
-    TrustLevel, dev_ca, issue, signing_certificate,
+    CertificateAuthority, CertificateReference, FACE_LEN, Identity, LocalSigner, ManifestId, Payload, Service,
+    SigningCertificate, TrustLevel, dev_ca, issue, issue_payload, signing_certificate,
 };
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -33,8 +35,13 @@ pub struct TrustDemo {
     pub signers: Vec<(String, KeySigner)>,
     pub certificates: BTreeMap<String, Vec<u8>>,
     pub description: Description,
+    /// An identity seal ([`TrustDemo::identity_template`] of `now`) issued a day before `now`.
     pub vds: String,
     pub now: UnixTime,
+    /// The seal-signing key (certificate reference `EUCA0001`), for minting more seals.
+    pub seal_signer: LocalSigner,
+    /// Its certificate (the `leaf` of `certificates`), UsageList 0A0001 and 0A0002.
+    pub seal_certificate: SigningCertificate,
 }
 
 fn list(seq: u64, location: String, signer: &str, validity_seconds: u64) -> ListDescription {
@@ -63,24 +70,13 @@ impl TrustDemo {
             &authority,
             "0001",
             &seal_signer.public_key(),
-            &[ManifestId::IDENTITY],
+            &[ManifestId::IDENTITY, ManifestId::SERVICE],
             ago(DAY * 9),
             DAY * 730,
         )
         .unwrap();
         let leaf = from_pem_or_der(leaf_pem.as_bytes(), "CERTIFICATE").unwrap();
-        let identity = Identity {
-            given_name: "Maëlys".into(),
-            family_name: "MARTIN".into(),
-            date_of_birth: "1990-02-28".into(),
-            nationality: "FRA".into(),
-            document_number: "X4RTBPFW4".into(),
-            token_id: [7; 16],
-            expires_at: now.saturating_add(DAY * 365),
-            photo: TINY_WEBP.to_vec(),
-            face: [1; FACE_LEN],
-            trust_level: TrustLevel::OperatorVerified,
-        };
+        let identity = Self::identity_template(now);
         let cert = SigningCertificate::parse(&leaf).unwrap();
         let vds = issue(&identity, &seal_signer, &cert, ManifestId::IDENTITY, ago(DAY)).unwrap();
         let mut certificates = BTreeMap::new();
@@ -93,7 +89,7 @@ impl TrustDemo {
             schemes: vec![SchemeDescription {
                 iac: "VDS".into(),
                 operator_name: "Otentik".into(),
-                manifests: vec!["0A0001".into()],
+                manifests: vec!["0A0001".into(), "0A0002".into()],
                 scheme: list(1, format!("{base}/scheme.xml"), "scheme", v),
                 tsl: list(1, format!("{base}/tsl.xml"), "tsl", v),
                 vrl: list(1, format!("{base}/vrl.xml"), "vrl", v),
@@ -107,7 +103,44 @@ impl TrustDemo {
                 revoked: Vec::new(),
             }],
         };
-        Self { signers, certificates, description, vds, now }
+        Self { signers, certificates, description, vds, now, seal_signer, seal_certificate: cert }
+    }
+
+    /// The demo identity (Maëlys MARTIN, FRA, token id `07…07`, trust level 2, a 1×1 WEBP
+    /// portrait), expiring a year after `now`. Change its fields to mint distinct seals.
+    pub fn identity_template(now: UnixTime) -> Identity {
+        Identity {
+            given_name: "Maëlys".into(),
+            family_name: "MARTIN".into(),
+            date_of_birth: "1990-02-28".into(),
+            nationality: "FRA".into(),
+            document_number: "X4RTBPFW4".into(),
+            token_id: [7; 16],
+            expires_at: now.saturating_add(DAY * 365),
+            photo: TINY_WEBP.to_vec(),
+            face: [1; FACE_LEN],
+            trust_level: TrustLevel::OperatorVerified,
+        }
+    }
+
+    /// An identity seal (Base45 text) of `identity`, issued at `now` under the demo's signing
+    /// certificate (panics if the codec refuses it, e.g. `now` outside the certificate's
+    /// validity or an expiry not after `now`).
+    pub fn issue_identity(&self, identity: &Identity, now: UnixTime) -> String {
+        issue(identity, &self.seal_signer, &self.seal_certificate, ManifestId::IDENTITY, now).unwrap()
+    }
+
+    /// A service seal (Base45 text) issued at `now`, expiring a year later, under the demo's
+    /// signing certificate (panics if the codec refuses a field).
+    pub fn issue_service(&self, service_id: &str, name: &str, url: &str, scopes: &[&str], now: UnixTime) -> String {
+        let service = Service {
+            service_id: service_id.into(),
+            name: name.into(),
+            url: url.into(),
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            expires_at: now.saturating_add(DAY * 365),
+        };
+        issue_payload(&Payload::Service(service), &self.seal_signer, &self.seal_certificate, now).unwrap()
     }
 
     /// The signed lists of `description` (this demo's, or a changed copy), issued at `at`.
@@ -129,5 +162,47 @@ impl TrustDemo {
     /// The seal's fingerprint (hex), as a VRL lists it.
     pub fn fingerprint(&self) -> String {
         idseal_trust::lists::to_hex(&idseal_vds::decode(&self.vds).unwrap().fingerprint())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use idseal_trust::{TrustError, verify_vds};
+
+    use super::*;
+
+    #[test]
+    fn minted_seals_verify_through_the_demo_chain() {
+        let now = UnixTime::from_secs(1_800_000_000);
+        let demo = TrustDemo::new("https://trust.example", now, DAY);
+        let lists = demo.build_with(&demo.description, now);
+        let report = verify_vds(&demo.vds, &demo.anchors(), &lists, now).unwrap();
+        assert_eq!(report.vds.payload.as_identity(), Some(&TrustDemo::identity_template(now)));
+
+        let mut other = TrustDemo::identity_template(now);
+        other.token_id = [9; 16];
+        other.family_name = "DUPONT".into();
+        other.trust_level = TrustLevel::NfcBiometric;
+        let text = demo.issue_identity(&other, now);
+        let report = verify_vds(&text, &demo.anchors(), &lists, now).unwrap();
+        assert_eq!(report.vds.payload.as_identity(), Some(&other));
+        assert_ne!(text, demo.vds);
+
+        let text = demo.issue_service("bar", "Bar Le Central", "https://bar.example", &["identity:name"], now);
+        let report = verify_vds(&text, &demo.anchors(), &lists, now).unwrap();
+        let service = report.vds.payload.as_service().unwrap();
+        assert_eq!(
+            (service.name.as_str(), service.scopes.as_slice()),
+            ("Bar Le Central", &["identity:name".to_owned()][..])
+        );
+
+        // the scheme's scope is what admits service seals
+        let mut narrow = demo.description.clone();
+        narrow.schemes[0].manifests = vec!["0A0001".into()];
+        let lists = demo.build_with(&narrow, now);
+        assert_eq!(
+            verify_vds(&text, &demo.anchors(), &lists, now).unwrap_err(),
+            TrustError::ManifestNotInScope { manifest: "0A0002".into() }
+        );
     }
 }

@@ -85,6 +85,16 @@ pub enum VdsError {
         /// The manifest id (24 bits).
         id: u32,
     },
+    /// The seal's manifest is not the one the caller asked for (for example
+    /// `DecodedVds::identity` on a service seal), or a payload was put under another
+    /// manifest's header.
+    #[error("manifest 0x{found:06X} where 0x{expected:06X} was expected")]
+    WrongManifest {
+        /// The manifest id asked for (24 bits).
+        expected: u32,
+        /// The manifest id found (24 bits).
+        found: u32,
+    },
     /// The payload length uses an unsupported DER length form (indefinite 0x80, or more than
     /// three length bytes).
     #[error("unsupported DER length form 0x{first:02X}")]

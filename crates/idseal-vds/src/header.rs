@@ -7,7 +7,7 @@
 //! 1   1   version 0x03
 //! 2   2   IAC "VDS" as C40 (0xDD 0x89)
 //! 4   6   certificate reference: C40 of CA id (4 chars) + certificate id (4 chars)
-//! 10  3   manifest id, big-endian (0x0A0001 = identity)
+//! 10  3   manifest id, big-endian (0x0A0001 = identity, 0x0A0002 = service)
 //! 13  4   issue time, Unix seconds, u32 big-endian
 //! 17  1-4 payload length, DER length form, minimal
 //! ```
@@ -97,6 +97,8 @@ pub struct ManifestId(u32);
 impl ManifestId {
     /// The identity manifest (`manifests/0A0001.xml`).
     pub const IDENTITY: Self = Self(0x0A_0001);
+    /// The service manifest (`manifests/0A0002.xml`).
+    pub const SERVICE: Self = Self(0x0A_0002);
 
     /// A manifest id from its 24-bit value.
     pub fn new(id: u32) -> Option<Self> {

@@ -6,8 +6,8 @@ use idseal_types::UnixTime;
 
 use crate::certificate_parse::SigningCertificate;
 use crate::error::VdsError;
-use crate::header::{CertificateReference, ManifestId};
-use crate::payload::Identity;
+use crate::header::{CertificateReference, Header, ManifestId};
+use crate::payload::{Identity, Payload};
 use crate::seal::{SIGNATURE_LEN, SealSigner, Vds, decode, encode_signed, verify};
 use crate::transport::Transport;
 
@@ -50,11 +50,9 @@ fn check_certificate(cert: &SigningCertificate, manifest_id: ManifestId, at: Uni
     Ok(())
 }
 
-/// Issues an identity seal (manifest `manifest_id`) signed by `signer` under `cert`, as text
-/// (Base45). Refuses a manifest outside the UsageList (`ManifestNotAllowed`), a certificate
-/// not valid at `now` (`CertificateNotValid`), a signer whose certificate reference is not the
-/// certificate's (`CertificateMismatch`), and a signer whose key is not the certificate's
-/// (`SignerKeyMismatch`: the fresh seal is verified with the certificate's key).
+/// Issues an identity seal (manifest `manifest_id`, which must be the identity manifest:
+/// anything else is `WrongManifest`) signed by `signer` under `cert`, as text (Base45). See
+/// [`issue_payload`] for the refusals.
 pub fn issue(
     identity: &Identity,
     signer: &dyn SealSigner,
@@ -62,12 +60,38 @@ pub fn issue(
     manifest_id: ManifestId,
     now: UnixTime,
 ) -> Result<String, VdsError> {
+    issue_under(&Payload::Identity(identity.clone()), manifest_id, signer, cert, now)
+}
+
+/// Issues a seal of any payload (its manifest goes into the header) signed by `signer` under
+/// `cert`, as text (Base45). Refuses a manifest outside the UsageList (`ManifestNotAllowed`), a
+/// certificate not valid at `now` (`CertificateNotValid`), a signer whose certificate reference
+/// is not the certificate's (`CertificateMismatch`), and a signer whose key is not the
+/// certificate's (`SignerKeyMismatch`: the fresh seal is verified with the certificate's key).
+pub fn issue_payload(
+    payload: &Payload,
+    signer: &dyn SealSigner,
+    cert: &SigningCertificate,
+    now: UnixTime,
+) -> Result<String, VdsError> {
+    issue_under(payload, payload.manifest_id(), signer, cert, now)
+}
+
+fn issue_under(
+    payload: &Payload,
+    manifest_id: ManifestId,
+    signer: &dyn SealSigner,
+    cert: &SigningCertificate,
+    now: UnixTime,
+) -> Result<String, VdsError> {
     check_certificate(cert, manifest_id, now)?;
     if signer.certificate_reference() != &cert.certificate_reference {
         return Err(VdsError::CertificateMismatch);
     }
-    let mut vds = Vds::identity(cert.certificate_reference.clone(), now, identity.clone());
-    vds.header.manifest_id = manifest_id;
+    let vds = Vds {
+        header: Header { certificate_reference: cert.certificate_reference.clone(), manifest_id, issued_at: now },
+        payload: payload.clone(),
+    };
     let signed = encode_signed(&vds, signer)?;
     verify(&signed, &cert.public_key).map_err(|e| match e {
         VdsError::InvalidSignature => VdsError::SignerKeyMismatch,
@@ -94,8 +118,9 @@ pub fn verify_with_certificate(text: &str, cert: &SigningCertificate, now: UnixT
         return Err(VdsError::CertificateNotValid { at: header.issued_at.as_secs() });
     }
     let vds = decoded.vds();
-    if vds.payload.expires_at <= now {
-        return Err(VdsError::Expired { expired_at: vds.payload.expires_at.as_secs() });
+    let expires_at = vds.payload.expires_at();
+    if expires_at <= now {
+        return Err(VdsError::Expired { expired_at: expires_at.as_secs() });
     }
     Ok(vds.clone())
 }

@@ -1,6 +1,7 @@
 //! Manifests: XML files that define a payload (keys, types, limits, visibility).
 //!
-//! The identity manifest `0x0A0001` ships in the crate (`manifests/0A0001.xml`). The payload
+//! The identity manifest `0x0A0001` and the service manifest `0x0A0002` ship in the crate
+//! (`manifests/0A0001.xml`, `manifests/0A0002.xml`). The payload
 //! codec enforces a manifest: key order, required fields, types, lengths, integer ranges, content
 //! formats, and whether keys outside the manifest are allowed.
 
@@ -14,6 +15,8 @@ use crate::header::ManifestId;
 pub const NAMESPACE: &str = "urn:idseal:vds:manifest:1";
 /// The identity manifest as shipped.
 pub const IDENTITY_XML: &str = include_str!("../manifests/0A0001.xml");
+/// The service manifest as shipped.
+pub const SERVICE_XML: &str = include_str!("../manifests/0A0002.xml");
 /// The most fields a manifest may define.
 pub const MAX_FIELDS: usize = 32;
 /// The most extension (unknown) keys a payload may carry when its manifest allows them.
@@ -49,6 +52,16 @@ pub enum Format {
     Webp,
     /// The trust level 1..=3.
     TrustLevel,
+    /// A service id: `a-z`, `0-9`, `.`, `_`, `-`.
+    ServiceId,
+    /// A display name: no control, bidirectional or invisible format characters, no leading or
+    /// trailing white space.
+    Label,
+    /// A web origin: `https://host[:port]` or `http://localhost|127.0.0.1[:port]`, canonical
+    /// (lowercase, no default port), without path, query, fragment or userinfo.
+    Origin,
+    /// Space-separated `identity:[a-z0-9_]+` scopes: at least one, no duplicates.
+    Scopes,
 }
 
 /// Whether a field may be shown to people.
@@ -148,6 +161,10 @@ fn parse_field(node: roxmltree::Node<'_, '_>) -> Result<FieldSpec, VdsError> {
         Some("unixtime") => Some(Format::UnixTime),
         Some("webp") => Some(Format::Webp),
         Some("trustlevel") => Some(Format::TrustLevel),
+        Some("serviceid") => Some(Format::ServiceId),
+        Some("label") => Some(Format::Label),
+        Some("origin") => Some(Format::Origin),
+        Some("scopes") => Some(Format::Scopes),
         Some(other) => return Err(bad(format!("field {key}: unknown format {other:?}"))),
     };
     let required = match node.attribute("required") {
@@ -182,7 +199,16 @@ fn parse_field(node: roxmltree::Node<'_, '_>) -> Result<FieldSpec, VdsError> {
     }
     let fits = match format {
         None => true,
-        Some(Format::Name | Format::Date | Format::Alpha3 | Format::DocNum) => kind == FieldType::Str,
+        Some(
+            Format::Name
+            | Format::Date
+            | Format::Alpha3
+            | Format::DocNum
+            | Format::ServiceId
+            | Format::Label
+            | Format::Origin
+            | Format::Scopes,
+        ) => kind == FieldType::Str,
         Some(Format::Uuid) => kind == FieldType::Bin && min_len == 16 && max_len == 16,
         Some(Format::Webp) => kind == FieldType::Bin,
         Some(Format::UnixTime | Format::TrustLevel) => kind == FieldType::Uint,
@@ -245,9 +271,19 @@ impl Manifest {
         IDENTITY.get_or_init(|| Self::parse(IDENTITY_XML)).as_ref().map_err(Clone::clone)
     }
 
+    /// The shipped service manifest `0x0A0002`.
+    pub fn service() -> Result<&'static Self, VdsError> {
+        static SERVICE: OnceLock<Result<Manifest, VdsError>> = OnceLock::new();
+        SERVICE.get_or_init(|| Self::parse(SERVICE_XML)).as_ref().map_err(Clone::clone)
+    }
+
     /// The shipped manifest with this id.
     pub fn for_id(id: ManifestId) -> Result<&'static Self, VdsError> {
-        if id == ManifestId::IDENTITY { Self::identity() } else { Err(VdsError::UnknownManifest { id: id.value() }) }
+        match id {
+            ManifestId::IDENTITY => Self::identity(),
+            ManifestId::SERVICE => Self::service(),
+            _ => Err(VdsError::UnknownManifest { id: id.value() }),
+        }
     }
 
     /// The field with this key, and its position.
@@ -277,7 +313,31 @@ mod tests {
         let tl = m.field("tl").unwrap().1;
         assert_eq!((tl.min, tl.max, tl.format), (1, 3, Some(Format::TrustLevel)));
         assert!(m.fields.iter().all(|f| f.required));
-        assert!(matches!(Manifest::for_id(ManifestId::new(0x0A0002).unwrap()), Err(VdsError::UnknownManifest { .. })));
+        assert!(matches!(Manifest::for_id(ManifestId::new(0x0A0003).unwrap()), Err(VdsError::UnknownManifest { .. })));
+    }
+
+    #[test]
+    fn service_manifest_loads() {
+        let m = Manifest::service().unwrap();
+        assert_eq!(m.id, ManifestId::SERVICE);
+        assert_eq!(Manifest::for_id(ManifestId::SERVICE).unwrap(), m);
+        assert!(!m.allow_unknown);
+        let keys: Vec<&str> = m.fields.iter().map(|f| f.key.as_str()).collect();
+        assert_eq!(keys, ["sid", "name", "url", "scp", "exp"]);
+        let formats: Vec<Option<Format>> = m.fields.iter().map(|f| f.format).collect();
+        assert_eq!(
+            formats,
+            [
+                Some(Format::ServiceId),
+                Some(Format::Label),
+                Some(Format::Origin),
+                Some(Format::Scopes),
+                Some(Format::UnixTime)
+            ]
+        );
+        let max: Vec<usize> = m.fields.iter().map(|f| f.max_len).collect();
+        assert_eq!(max, [64, 64, 200, 512, 0]);
+        assert!(m.fields.iter().all(|f| f.required && f.visibility == Visibility::Always));
     }
 
     fn wrap(fields: &str) -> String {
@@ -298,6 +358,8 @@ mod tests {
             wrap(r#"<Field key="A" type="uint" visibility="ALWAYS"/>"#),
             wrap(r#"<Field key="a" type="uint" visibility="ALWAYS" colour="red"/>"#),
             wrap(r#"<Field key="a" type="str" maxLength="3" format="webp" visibility="ALWAYS"/>"#),
+            wrap(r#"<Field key="a" type="bin" maxLength="3" format="origin" visibility="ALWAYS"/>"#),
+            wrap(r#"<Field key="a" type="uint" format="scopes" visibility="ALWAYS"/>"#),
             wrap(r#"<Field key="a" type="str" minLength="4" maxLength="3" visibility="ALWAYS"/>"#),
             wrap(r#"<Field key="a" type="uint" min="4" max="3" visibility="ALWAYS"/>"#),
             r#"<Manifest id="0A00FF"><Payload/></Manifest>"#.to_owned(),

@@ -16,7 +16,8 @@ use idseal_types::UnixTime;
 use crate::error::{Scalar, VdsError};
 use crate::header::{CertificateReference, Header, ManifestId};
 use crate::manifest::Manifest;
-use crate::payload::{Identity, decode_fields};
+use crate::payload::{Identity, Payload, decode_fields};
+use crate::service::Service;
 use crate::transport::{self, Transport};
 
 /// Length of a raw P-256 signature.
@@ -85,25 +86,41 @@ impl SealSigner for LocalSigner {
     }
 }
 
-/// The content of a seal: header fields and identity payload.
+/// The content of a seal: header fields and typed payload.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Vds {
     /// The header fields.
     pub header: Header,
-    /// The payload.
-    pub payload: Identity,
+    /// The payload; its manifest must be the header's.
+    pub payload: Payload,
 }
 
 impl Vds {
     /// An identity seal (manifest `0x0A0001`).
     pub fn identity(certificate_reference: CertificateReference, issued_at: UnixTime, payload: Identity) -> Self {
-        Self { header: Header { certificate_reference, manifest_id: ManifestId::IDENTITY, issued_at }, payload }
+        Self {
+            header: Header { certificate_reference, manifest_id: ManifestId::IDENTITY, issued_at },
+            payload: Payload::Identity(payload),
+        }
     }
 
-    /// The signed bytes: header and payload (the signature input is built from them).
+    /// A service seal (manifest `0x0A0002`).
+    pub fn service(certificate_reference: CertificateReference, issued_at: UnixTime, payload: Service) -> Self {
+        Self {
+            header: Header { certificate_reference, manifest_id: ManifestId::SERVICE, issued_at },
+            payload: Payload::Service(payload),
+        }
+    }
+
+    /// The signed bytes: header and payload (the signature input is built from them). Refuses
+    /// a payload whose manifest is not the header's (`WrongManifest`).
     pub fn to_be_signed(&self) -> Result<(Vec<u8>, Vec<u8>), VdsError> {
         Manifest::for_id(self.header.manifest_id)?;
-        if self.payload.expires_at <= self.header.issued_at {
+        let found = self.payload.manifest_id();
+        if found != self.header.manifest_id {
+            return Err(VdsError::WrongManifest { expected: self.header.manifest_id.value(), found: found.value() });
+        }
+        if self.payload.expires_at() <= self.header.issued_at {
             return Err(VdsError::ExpiryBeforeIssue);
         }
         let payload = self.payload.encode()?;
@@ -197,9 +214,25 @@ impl DecodedVds {
         &self.vds.header
     }
 
-    /// The payload.
-    pub fn payload(&self) -> &Identity {
+    /// The typed payload.
+    pub fn payload(&self) -> &Payload {
         &self.vds.payload
+    }
+
+    /// The identity payload, or `WrongManifest` if this is not an identity seal.
+    pub fn identity(&self) -> Result<&Identity, VdsError> {
+        self.vds.payload.as_identity().ok_or(VdsError::WrongManifest {
+            expected: ManifestId::IDENTITY.value(),
+            found: self.vds.header.manifest_id.value(),
+        })
+    }
+
+    /// The service payload, or `WrongManifest` if this is not a service seal.
+    pub fn service(&self) -> Result<&Service, VdsError> {
+        self.vds.payload.as_service().ok_or(VdsError::WrongManifest {
+            expected: ManifestId::SERVICE.value(),
+            found: self.vds.header.manifest_id.value(),
+        })
     }
 
     /// The manifest the payload was checked against.
@@ -275,7 +308,7 @@ pub fn decode_binary(bytes: &[u8]) -> Result<DecodedVds, VdsError> {
     if used != parsed.payload_len {
         return Err(VdsError::LengthMismatch { declared: parsed.payload_len, actual: used });
     }
-    let payload = Identity::from_fields(fields)?;
+    let payload = Payload::from_fields(parsed.header.manifest_id, fields)?;
     let (payload_bytes, sig) = rest.split_at_checked(used).ok_or(VdsError::Truncated { what: "payload" })?;
     let signature: [u8; SIGNATURE_LEN] = match sig.len() {
         SIGNATURE_LEN => sig.try_into().map_err(|_| VdsError::Truncated { what: "signature" })?,
@@ -283,7 +316,7 @@ pub fn decode_binary(bytes: &[u8]) -> Result<DecodedVds, VdsError> {
         n => return Err(VdsError::TrailingBytes { count: n - SIGNATURE_LEN }),
     };
     check_signature_scalars(&signature)?;
-    if payload.expires_at <= parsed.header.issued_at {
+    if payload.expires_at() <= parsed.header.issued_at {
         return Err(VdsError::ExpiryBeforeIssue);
     }
     let header_bytes = bytes.get(..parsed.header_len).unwrap_or_default().to_vec();

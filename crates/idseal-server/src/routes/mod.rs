@@ -7,3 +7,4 @@ pub mod log;
 pub mod oauth;
 pub mod trust;
 pub mod wellknown;
+pub mod x1280;

@@ -428,9 +428,14 @@ async fn authorization_requests_are_checked(db: &TestDb) {
     redirected(&b.get(&s, &hybrid).await, "unsupported_response_type");
     redirected(&b.get(&s, &authorize_url(&c.id, "openid profile", &[])).await, "invalid_scope");
     redirected(&b.get(&s, &authorize_url(&c.id, "openid", &[("prompt", "none")])).await, "login_required");
+    // An eIDAS level needs a phone login (docs/passwordless.md): the sign-in page, which offers it.
+    let r = b.get(&s, &authorize_url(&c.id, "openid", &[("acr_values", "http://eidas.europa.eu/LoA/high")])).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(r.header("location").starts_with("/login?return_to="));
     redirected(
-        &b.get(&s, &authorize_url(&c.id, "openid", &[("acr_values", "http://eidas.europa.eu/LoA/high")])).await,
-        "access_denied",
+        &b.get(&s, &authorize_url(&c.id, "openid", &[("acr_values", "http://eidas.europa.eu/LoA/high"), ("prompt", "none")]))
+            .await,
+        "login_required",
     );
     // Signed in with prompt=login: the login page again, then back without a loop.
     let code = get_code(&s, &mut b, &c.id, "openid").await;

@@ -15,8 +15,8 @@ use idseal_trust::{BuiltLists, ListKind, ListSource, TrustAnchors, TrustError, b
 use idseal_types::UnixTime;
 use idseal_vds::certificate::from_pem_or_der;
 use idseal_vds::{
-    CertificateAuthority, CertificateReference, FACE_LEN, Identity, LocalSigner, ManifestId, SigningCertificate,
-    Transport, TrustLevel, Vds, dev_ca, encode_signed, issue, signing_certificate,
+    CertificateAuthority, CertificateReference, FACE_LEN, Identity, LocalSigner, ManifestId, Service,
+    SigningCertificate, Transport, TrustLevel, Vds, dev_ca, encode_signed, issue, signing_certificate,
 };
 
 pub(crate) const T0: i64 = 1_800_000_000;
@@ -75,6 +75,19 @@ fn seal_signer(ca_pem: &(String, String), cert_id: &str, manifests: &[ManifestId
 /// lacking the manifest can still be tried).
 fn seal(signer: &LocalSigner, issued: UnixTime) -> String {
     let vds = Vds::identity(signer.certificate_reference_owned(), issued, identity());
+    encode_signed(&vds, signer).unwrap().to_text(Transport::Base45)
+}
+
+/// A service seal (manifest 0A0002) signed by `signer` at `issued`, without the issuer's checks.
+fn service_seal(signer: &LocalSigner, issued: UnixTime, expires_at: UnixTime) -> String {
+    let service = Service {
+        service_id: "bar-le-central".into(),
+        name: "Bar Le Central".into(),
+        url: "https://bar.example".into(),
+        scopes: vec!["identity:name".into(), "identity:age_over_18".into()],
+        expires_at,
+    };
+    let vds = Vds::service(signer.certificate_reference_owned(), issued, service);
     encode_signed(&vds, signer).unwrap().to_text(Transport::Base45)
 }
 
@@ -194,7 +207,7 @@ fn a_seal_verifies_through_the_whole_chain() {
         names,
         ["VDS header", "Governance List", "Scheme List", "TSL", "CA", "Signing certificate", "VRL", "Seal signature"]
     );
-    assert_eq!(report.vds.payload.family_name, "MARTIN");
+    assert_eq!(report.vds.payload.as_identity().unwrap().family_name, "MARTIN");
     let fingerprint = idseal_vds::decode(&demo.vds).unwrap().fingerprint();
     assert_eq!(report.fingerprint, to_hex(&fingerprint));
 }
@@ -437,4 +450,40 @@ fn sequence_numbers_never_go_back() {
     assert_eq!(check_sequence(Some(5), 5), Ok(()));
     assert_eq!(check_sequence(Some(5), 6), Ok(()));
     assert_eq!(check_sequence(Some(5), 4), Err(TrustError::SequenceRollback { previous: 5, new: 4 }));
+}
+
+#[test]
+fn a_service_seal_verifies_when_scope_and_usage_list_hold_its_manifest() {
+    let both = [ManifestId::IDENTITY, ManifestId::SERVICE];
+    let mut demo = Demo::new();
+    let (signer, leaf) = seal_signer(&demo.ca, "0002", &both);
+    demo.certificates.insert("leaf2".into(), leaf);
+    demo.scheme_mut().cas[0].signing_certificates.push("leaf2".into());
+    demo.scheme_mut().manifests = vec!["0A0001".into(), "0A0002".into()];
+    demo.vds = service_seal(&signer, ago(DAY), now().saturating_add(DAY * 90));
+    let report = demo.verify(&demo.build()).unwrap();
+    assert_eq!(report.certificate_reference, "EUCA0002");
+    let service = report.vds.payload.as_service().unwrap();
+    assert_eq!((service.service_id.as_str(), service.url.as_str()), ("bar-le-central", "https://bar.example"));
+    assert!(report.vds.payload.as_identity().is_none());
+    assert_eq!(report.vds.header.manifest_id, ManifestId::SERVICE);
+    // the service seal's own expiry is checked at the last step
+    let lists = demo.build();
+    let short = service_seal(&signer, ago(DAY), now().saturating_add(HOUR));
+    assert!(verify_vds(&short, &demo.anchors(), &lists, now()).is_ok());
+    let err = verify_vds(&short, &demo.anchors(), &lists, now().saturating_add(HOUR * 2)).unwrap_err();
+    assert!(matches!(&err, TrustError::Seal(m) if m.contains("expired")), "{err:?}");
+
+    // the scheme does not authorise service seals
+    demo.scheme_mut().manifests = vec!["0A0001".into()];
+    assert_eq!(demo.verify(&demo.build()).unwrap_err(), TrustError::ManifestNotInScope { manifest: "0A0002".into() });
+
+    // the certificate may sign identity seals only
+    let mut demo = Demo::new();
+    let (signer, leaf) = seal_signer(&demo.ca, "0003", &[ManifestId::IDENTITY]);
+    demo.certificates.insert("leaf3".into(), leaf);
+    demo.scheme_mut().cas[0].signing_certificates.push("leaf3".into());
+    demo.scheme_mut().manifests = vec!["0A0001".into(), "0A0002".into()];
+    demo.vds = service_seal(&signer, ago(DAY), now().saturating_add(DAY * 90));
+    assert_eq!(demo.verify(&demo.build()).unwrap_err(), TrustError::UsageListMissing { manifest: "0A0002".into() });
 }

@@ -28,7 +28,7 @@ fn read(name: &str) -> String {
 /// A human-readable dump of a seal (what `idseal vds inspect` will show), as a snapshot.
 fn inspect(d: &DecodedVds) -> String {
     let h = d.header();
-    let p = d.payload();
+    let p = d.identity().unwrap();
     let manifest = d.manifest().unwrap();
     let mut s = String::new();
     writeln!(s, "header        {}", to_hex(d.header_bytes())).unwrap();

@@ -16,7 +16,7 @@ const INSTALL_HINT: &str = "pip install -r crates/idseal-vds/tests/interop/requi
 
 fn expected(d: &DecodedVds) -> String {
     let h = d.header();
-    let p = d.payload();
+    let p = d.identity().unwrap();
     let json_str = |s: &str| {
         let mut out = String::from("\"");
         for c in s.chars() {

@@ -23,7 +23,7 @@ fn now() -> UnixTime {
     UnixTime::from_secs(ISSUED)
 }
 
-fn leaf(ids: &[ManifestId]) -> (tempfile::TempDir, String, SigningCertificate) {
+pub(crate) fn leaf(ids: &[ManifestId]) -> (tempfile::TempDir, String, SigningCertificate) {
     let ca = dev_ca("idseal dev CA", "IDSL", now().saturating_sub(Duration::from_secs(10)), YEAR * 5).unwrap();
     let authority = CertificateAuthority::from_pem(&ca.certificate_pem, &ca.key_pem).unwrap();
     let pem =
@@ -36,7 +36,7 @@ fn leaf(ids: &[ManifestId]) -> (tempfile::TempDir, String, SigningCertificate) {
     (dir, pem, cert)
 }
 
-fn local() -> LocalSigner {
+pub(crate) fn local() -> LocalSigner {
     LocalSigner::from_pkcs8(&hex(TEST_PKCS8_HEX), CertificateReference::new("IDSL", "0001").unwrap()).unwrap()
 }
 
@@ -49,7 +49,7 @@ fn issue_and_verify_with_local_key() {
     assert_eq!(cert.public_key, public_key());
     let text = issue(&identity(), &local(), &cert, ManifestId::IDENTITY, now()).unwrap();
     let vds = verify_with_certificate(&text, &cert, now()).unwrap();
-    assert_eq!(vds.payload, identity());
+    assert_eq!(vds.payload.as_identity(), Some(&identity()));
     // the certificate (1 year) expired before "now" but was valid at the issue time: still valid
     let after_cert = now().saturating_add(YEAR + YEAR / 2);
     assert!(verify_with_certificate(&text, &cert, after_cert).is_ok());

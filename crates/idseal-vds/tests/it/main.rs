@@ -9,6 +9,7 @@ mod interop;
 mod issuer;
 mod matrix;
 mod roundtrip;
+mod service;
 
 use idseal_types::UnixTime;
 use idseal_vds::{CertificateReference, DecodedVds, FACE_LEN, Identity, LocalSigner, TrustLevel, Vds, encode_signed};

@@ -158,7 +158,9 @@ fn header_errors() {
     assert!(matches!(set(2, &[0xFF, 0xFF]), Err(VdsError::BadC40 { .. })));
     assert_eq!(set(2, &[0xD9, 0xC5]), Err(VdsError::UnknownIac { found: "UTO".into() }));
     assert!(matches!(set(4, &[0x00, 0x00]), Err(VdsError::BadC40 { .. })));
-    assert_eq!(set(10, &[0x0A, 0x00, 0x02]), Err(VdsError::UnknownManifest { id: 0x0A0002 }));
+    assert_eq!(set(10, &[0x0A, 0x00, 0x03]), Err(VdsError::UnknownManifest { id: 0x0A0003 }));
+    // an identity payload under the service manifest's id: checked against that manifest
+    assert_eq!(set(10, &[0x0A, 0x00, 0x02]), Err(VdsError::TooManyFields { count: 10 }));
     // the issue time moved past the expiry
     assert_eq!(set(13, &[0xFF, 0xFF, 0xFF, 0xFF]), Err(VdsError::ExpiryBeforeIssue));
 }
@@ -366,8 +368,9 @@ fn wrong_key_and_bad_keys() {
     v.header.certificate_reference = idseal_vds::CertificateReference::new("FR05", "0002").unwrap();
     assert!(matches!(encode_signed(&v, &signer()), Err(VdsError::BadCertificateReference { .. })));
     // expiry not after issue
-    let mut v = vds();
-    v.payload.expires_at = UnixTime::from_secs(crate::ISSUED);
+    let mut late = crate::identity();
+    late.expires_at = UnixTime::from_secs(crate::ISSUED);
+    let v = idseal_vds::Vds::identity(crate::cert_ref(), UnixTime::from_secs(crate::ISSUED), late);
     assert_eq!(encode_signed(&v, &signer()).unwrap_err(), VdsError::ExpiryBeforeIssue);
 }
 

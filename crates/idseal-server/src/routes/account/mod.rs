@@ -5,6 +5,7 @@
 //! Registration and recovery answer the same whether an email is known or not.
 
 pub mod manage;
+pub mod phone;
 pub mod recovery;
 
 use axum::body::Bytes;
@@ -101,14 +102,24 @@ async fn login_page(
     status: StatusCode,
 ) -> Result<Response, ApiError> {
     let q = form_urlencoded::Serializer::new(String::new()).append_pair("return_to", return_to).finish();
+    let phone_note = match return_to.strip_prefix("/oauth/authorize?") {
+        Some(query) => match crate::routes::oauth::authorize::revalidate(st, query).await {
+            Ok((_, v)) if crate::routes::oauth::authorize::needs_phone(&v) => {
+                Some("This application asks for your verified identity: sign in with your phone.")
+            }
+            _ => None,
+        },
+        None => None,
+    };
     form_page(st, meta, "Sign in", error, status, |csrf| format!(
         "<form method=\"post\" action=\"/login\">{csrf}{rt}\
          <label for=\"email\">Email</label><input id=\"email\" type=\"email\" name=\"email\" autocomplete=\"username\" required>\
          <label for=\"password\">Password</label><input id=\"password\" type=\"password\" name=\"password\" autocomplete=\"current-password\" required>\
          <button type=\"submit\">Sign in</button></form>\
-         <p class=\"muted\"><a href=\"/register?{q}\">Create an account</a> · <a href=\"/account/forgot\">Forgot your password?</a></p>",
+         <p class=\"muted\"><a href=\"/register?{q}\">Create an account</a> · <a href=\"/account/forgot\">Forgot your password?</a></p>{phone}",
         rt = hidden("return_to", return_to),
         q = esc(&q),
+        phone = phone::form(csrf, return_to, phone_note),
     ))
     .await
 }

@@ -127,10 +127,22 @@ async fn run(st: &AppState, meta: &Meta, query: &str, decision: Option<bool>) ->
             }
         },
     };
-    if v.acr_values.iter().any(|a| EIDAS_LOA.contains(&a.as_str())) {
-        // Password sessions carry no eIDAS level; document-anchored logins (passwordless) will.
-        let e = OAuthError::AccessDenied("the requested level of assurance needs a document-based login".into());
-        return Ok(error_redirect(st, &v.redirect_uri, v.state.as_deref(), &e));
+    if needs_phone(&v) {
+        // Identity claims and eIDAS levels come only from a phone login approved for this
+        // request (docs/passwordless.md, "OIDC"): the sign-in page, phone form first.
+        if v.prompt.none {
+            let e = OAuthError::LoginRequired("this request needs an approval on the phone".into());
+            return Ok(error_redirect(st, &v.redirect_uri, v.state.as_deref(), &e));
+        }
+        let again = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs.iter().filter(|(k, _)| k != LOGIN_AFTER).map(|(k, v)| (k.as_str(), v.as_str())))
+            .finish();
+        let return_to = format!("/oauth/authorize?{again}");
+        let login = format!(
+            "/login?{}",
+            form_urlencoded::Serializer::new(String::new()).append_pair("return_to", &return_to).finish()
+        );
+        return Ok(web::see_other(&login, Vec::new()));
     }
     let now = st.clock.now();
     let session = oidc::current_session(st, meta).await?;
@@ -202,7 +214,95 @@ async fn run(st: &AppState, meta: &Meta, query: &str, decision: Option<bool>) ->
         }
         None => {}
     }
-    issue_code(st, &client, &v, &session).await
+    issue_code(st, &client, &v, &session, None).await
+}
+
+/// Whether the request can only be answered after a phone login: it asks for identity claims
+/// or an eIDAS level of assurance.
+pub fn needs_phone(v: &ValidatedAuthorization) -> bool {
+    v.scope.iter().any(|s| s.starts_with("identity:")) || v.acr_values.iter().any(|a| EIDAS_LOA.contains(&a.as_str()))
+}
+
+/// The authorization request behind a sign-in page's `return_to` (its query), validated again:
+/// the client, the redirect URI and every parameter. `Err` is a message for an error page.
+pub async fn revalidate(st: &AppState, query: &str) -> Result<(Client, ValidatedAuthorization), String> {
+    let pairs = form_pairs(query.as_bytes())?;
+    let req = parse_request(&pairs);
+    let Some(id) = &req.client_id else { return Err("unknown client".into()) };
+    let client = oidc::load_client(st, id).await.map_err(|_| "the request cannot be checked now".to_owned())?;
+    let Some(client) = client else { return Err("unknown client".into()) };
+    match authorize::validate(&req, Some(&client)) {
+        Ok(v) => Ok((client, v)),
+        Err(AuthorizeFailure::Show(e) | AuthorizeFailure::Redirect { error: e, .. }) => Err(e.description().to_owned()),
+    }
+}
+
+/// An approved phone login, as the browser collected it.
+#[derive(Debug)]
+pub struct PhoneLogin {
+    /// The eIDAS level of the seal.
+    pub acr: Option<String>,
+    /// The granted identity claims.
+    pub claims: serde_json::Value,
+    /// The granted identity scopes (space-separated).
+    pub granted: String,
+    /// When the phone approved.
+    pub auth_time: idseal_types::UnixTime,
+}
+
+/// Completes the authorization request after a phone login: the consent the user gave on the
+/// phone is recorded, and the code carries the granted scopes, `acr`, `amr` and the identity
+/// claims (sealed).
+pub async fn finish_phone_login(
+    st: &AppState,
+    meta: &Meta,
+    client: &Client,
+    v: &ValidatedAuthorization,
+    session: &SessionRow,
+    login: &PhoneLogin,
+    cookies: Vec<axum::http::HeaderValue>,
+) -> Result<Response, ApiError> {
+    // Identity scopes as granted on the phone; the other scopes as requested.
+    let granted: Vec<&str> = login.granted.split_whitespace().collect();
+    let scope: ScopeSet = v
+        .scope
+        .iter()
+        .filter(|s| !s.starts_with("identity:") || granted.contains(s))
+        .map(str::to_owned)
+        .collect();
+    let now = st.clock.now();
+    st.store
+        .grant_consent(&session.account_id, &client.client_id, &scope.to_string(), now)
+        .await
+        .map_err(ApiError::internal)?;
+    let ev = AuditEvent::new(AuditEventKind::ConsentGrant, now, session.account_id.clone())
+        .subject(session.account_id.clone())
+        .details(serde_json::json!({"client_id": client.client_id, "scope": scope.to_string(), "via": "phone"}));
+    oidc::audit(st, meta, ev).await?;
+    let sealed = st.x1280.seal(
+        &crate::x1280::identity_purpose(&client.client_id, &session.account_id),
+        login.claims.to_string().as_bytes(),
+    )?;
+    let issued = IssuedFrom {
+        acr: login.acr.clone(),
+        amr: Some(idseal_x1280::session::AMR.join(" ")),
+        identity_sealed: Some(sealed),
+        auth_time: login.auth_time,
+    };
+    let v = ValidatedAuthorization { scope, ..v.clone() };
+    let mut r = issue_code(st, client, &v, session, Some(issued)).await?;
+    for c in cookies {
+        r.headers_mut().append(axum::http::header::SET_COOKIE, c);
+    }
+    Ok(r)
+}
+
+/// What a code records about the login behind it, when it is not a password session.
+struct IssuedFrom {
+    acr: Option<String>,
+    amr: Option<String>,
+    identity_sealed: Option<Vec<u8>>,
+    auth_time: idseal_types::UnixTime,
 }
 
 /// The parameter that marks a request sent to the login page because it demanded a fresh login.
@@ -249,6 +349,7 @@ async fn issue_code(
     client: &Client,
     v: &ValidatedAuthorization,
     session: &SessionRow,
+    from: Option<IssuedFrom>,
 ) -> Result<Response, ApiError> {
     let now = st.clock.now();
     let code = idseal_oauth::token::opaque("", &random()?);
@@ -261,10 +362,10 @@ async fn issue_code(
         scope: v.scope.to_string(),
         nonce: v.nonce.clone(),
         code_challenge: v.code_challenge.clone(),
-        auth_time: session.auth_time,
-        acr: None,
-        amr: None,
-        identity_sealed: None,
+        auth_time: from.as_ref().map_or(session.auth_time, |f| f.auth_time),
+        acr: from.as_ref().and_then(|f| f.acr.clone()),
+        amr: Some(from.as_ref().and_then(|f| f.amr.clone()).unwrap_or_else(|| "pwd".into())),
+        identity_sealed: from.and_then(|f| f.identity_sealed),
         created_at: now,
         expires_at: now.saturating_add(std::time::Duration::from_secs(st.settings.config.oauth.code_secs)),
     };
@@ -278,7 +379,7 @@ async fn issue_code(
 }
 
 /// Send an error to the (validated) redirect URI, with `state` and `iss` (RFC 9207).
-fn error_redirect(st: &AppState, redirect_uri: &str, state: Option<&str>, e: &OAuthError) -> Response {
+pub fn error_redirect(st: &AppState, redirect_uri: &str, state: Option<&str>, e: &OAuthError) -> Response {
     let mut params = vec![("error", e.code()), ("error_description", e.description())];
     if let Some(s) = state {
         params.push(("state", s));

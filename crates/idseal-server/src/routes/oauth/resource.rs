@@ -7,7 +7,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use idseal_oauth::OAuthError;
-use idseal_oauth::claims::UserInfo;
 use idseal_oauth::scope::ScopeSet;
 use idseal_oauth::token::sha256_hex;
 use idseal_store::{AccessStatus, GrantRow};
@@ -87,15 +86,11 @@ pub async fn userinfo(State(st): State<AppState>, headers: HeaderMap) -> Result<
         .await
         .map_err(ApiError::internal)?
         .ok_or_else(|| OAuthError::InvalidToken("the account no longer exists".into()))?;
-    let user = UserInfo {
-        name: account.name,
-        email: Some(account.email),
-        email_verified: account.email_verified,
-        updated_at: Some(account.updated_at.as_secs()),
-    };
+    let user = crate::x1280::user_info(&account);
     let mut out = Map::new();
     out.insert("sub".into(), a.claims.get("sub").cloned().unwrap_or(Value::Null));
     out.extend(idseal_oauth::claims::scope_claims(&scope, &user));
+    out.extend(crate::x1280::identity_claims(&st, &a.status.grant, &scope));
     Ok(Json(Value::Object(out)))
 }
 

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use idseal_keys::Algorithm;
 use idseal_oauth::OAuthError;
-use idseal_oauth::claims::{AccessTokenInput, IdTokenInput, UserInfo};
+use idseal_oauth::claims::{AccessTokenInput, IdTokenInput};
 use idseal_oauth::client::{AuthMethod, Client, GrantType};
 use idseal_oauth::scope::ScopeSet;
 use idseal_oauth::token::{new_id, opaque, sha256_hex};
@@ -383,14 +383,10 @@ pub fn mint(
         acr: grant.acr.as_deref(),
     });
     let access_token = idseal_oauth::jwt::sign(signer(&cfg.access_token_alg)?, "at+jwt", &at)?;
+    let amr: Vec<&str> = grant.amr.as_deref().unwrap_or("pwd").split_whitespace().collect();
     let id_token = match account {
         Some(a) if scope.contains("openid") => {
-            let user = UserInfo {
-                name: a.name.clone(),
-                email: Some(a.email.clone()),
-                email_verified: a.email_verified,
-                updated_at: Some(a.updated_at.as_secs()),
-            };
+            let user = crate::x1280::user_info(a);
             // A per-client session id: two clients must not be able to join their pairwise
             // subjects through a shared `sid`.
             let sid = grant
@@ -407,10 +403,11 @@ pub fn mint(
                 nonce,
                 sid: sid.as_deref(),
                 acr: grant.acr.as_deref(),
-                amr: &["pwd"],
+                amr: &amr,
                 scope,
                 user: &user,
             });
+            claims.extend(crate::x1280::identity_claims(st, grant, scope));
             let pq = idseal_oauth::pqsig::sign(&claims, signer(&cfg.pq_sig_alg)?)?;
             claims.insert("pq_sig".into(), pq);
             let key = ring.signer(client.id_token_alg).map_err(ApiError::internal)?;
