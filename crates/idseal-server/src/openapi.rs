@@ -3,8 +3,9 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::account::{self, manage, recovery};
+use crate::routes::account::{self, manage, phone, recovery};
 use crate::routes::oauth::{self, authorize, clients, logout, resource, token};
+use crate::routes::x1280::{admin as x1280_admin, auth, enroll, ws};
 use crate::routes::{admin, health, log, trust, wellknown};
 
 struct BearerAuth;
@@ -31,10 +32,17 @@ impl Modify for BearerAuth {
           authorize::authorize, authorize::authorize_post, authorize::decision, logout::logout_get, logout::logout_post, account::login_form,
           account::login, account::register_form, account::register, account::verify_email, recovery::forgot_form,
           recovery::forgot, recovery::reset_form, recovery::reset, manage::page, manage::revoke_session,
-          manage::revoke_consent, manage::change_password, manage::logout, trust::published_list),
+          manage::revoke_consent, manage::change_password, manage::logout, trust::published_list,
+          enroll::enroll, enroll::self_revoke, auth::initiate, auth::verify, ws::session_socket, ws::device_socket,
+          phone::start, phone::wait, x1280_admin::register_service, x1280_admin::list_services,
+          x1280_admin::delete_service, x1280_admin::list_enrollments, x1280_admin::enrollment_detail,
+          x1280_admin::revoke_enrollment, x1280_admin::list_sessions, x1280_admin::live_sessions),
     components(schemas(crate::error::ErrorBody, log::InclusionProof, log::ConsistencyProof, log::AuditPage,
                       log::AuditEventView, log::Export, log::ExportedEntry, token::TokenResponse,
-                      clients::ClientInfo, manage::SessionInfo)),
+                      clients::ClientInfo, manage::SessionInfo, enroll::EnrollRequest, enroll::EnrollResponse,
+                      enroll::SelfRevokeRequest, auth::InitiateRequest, auth::InitiateResponse, auth::VerifyRequest,
+                      auth::VerifyResponse, x1280_admin::ServiceRequest, x1280_admin::ServiceInfo,
+                      x1280_admin::EnrollmentInfo, x1280_admin::SessionInfo, x1280_admin::RevokeRequest)),
     modifiers(&BearerAuth),
     tags((name = "operations", description = "Health, metrics, API description"),
          (name = "keys", description = "Public signing keys"),
@@ -42,7 +50,8 @@ impl Modify for BearerAuth {
          (name = "admin", description = "Operator API"),
          (name = "oauth", description = "OAuth 2.1 / OpenID Connect provider (docs/oauth.md)"),
          (name = "account", description = "The signed-in user's own account (session cookie)"),
-         (name = "trust", description = "Trust lists this server publishes (docs/trust.md)"))
+         (name = "trust", description = "Trust lists this server publishes (docs/trust.md)"),
+         (name = "passwordless", description = "Passwordless login, ITU-T X.1280 (docs/passwordless.md)"))
 )]
 struct ApiDoc;
 
