@@ -1,5 +1,5 @@
-//! "Sign in with your phone" through the OIDC provider (docs/passwordless.md, "OIDC"), and the
-//! FCM push of a login, on both backends.
+//! "Sign in with your phone" through the OIDC provider (docs/passwordless.md, "OIDC"), the FCM
+//! push of a login, and a seal revoked on the VRL, on both backends.
 
 use axum::http::StatusCode;
 use serde_json::json;
@@ -9,7 +9,7 @@ use crate::passwordless::{channel, next};
 use crate::passwordless_support::{approve, server};
 use crate::support::{T0, TestDb, post};
 
-both_backends!(oidc_login_with_the_phone, fcm_push_on_initiate);
+both_backends!(oidc_login_with_the_phone, fcm_push_on_initiate, seal_on_the_vrl);
 
 const ACR_SUBSTANTIAL: &str = "http://eidas.europa.eu/LoA/substantial";
 
@@ -148,4 +148,37 @@ async fn fcm_push_on_initiate(db: &TestDb) {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     panic!("the dead FCM token was not cleared");
+}
+
+async fn seal_on_the_vrl(db: &TestDb) {
+    let pl = server(db, |c| c.trust.cache_ttl_secs = 60).await;
+    let (svc, _) = pl.service("bar-le-central", &["identity:name"]).await;
+    let phone = pl.phone(2).await;
+    let (other_vds, _) = pl.seal(2, "1990-02-28");
+    // The next VRL lists both seals; the cache takes it once its copy is older than the TTL.
+    let now = idseal_types::UnixTime::from_secs(T0);
+    let mut revoked = pl.demo.description.clone();
+    revoked.schemes[0].vrl.sequence_number = 2;
+    revoked.schemes[0].revoked = [&phone.vds, &other_vds]
+        .iter()
+        .map(|v| idseal_trust::describe::RevokedDescription {
+            fingerprint: idseal_trust::lists::to_hex(&idseal_vds::decode(v).unwrap().fingerprint()),
+            revoked_at: idseal_trust::lists::format_datetime(now),
+            reason: "stolen".into(),
+        })
+        .collect();
+    for doc in &pl.demo.build_with(&revoked, now).documents {
+        std::fs::write(pl._lists.path().join(doc.location.rsplit('/').next().unwrap()), &doc.xml).unwrap();
+    }
+    pl.s.advance(61);
+    // Approving with a seal on the VRL: 403, and the session is not approved.
+    let started = pl.initiate(&phone, &svc, &["identity:name"]).await;
+    let body = approve(&phone, &phone.key, started["sessionId"].as_str().unwrap(), started["autoPassword"].as_str().unwrap(), T0 + 61, &["identity:name"]);
+    pl.verify(&body).await.assert_error(StatusCode::FORBIDDEN, "vds_revoked");
+    let row = pl.s.state.store.auth_session(started["sessionId"].as_str().unwrap()).await.unwrap().unwrap();
+    assert_eq!(row.status, "pending");
+    // Enrolling a seal on the VRL: 403.
+    let key = idseal_x1280::DeviceKey::generate().unwrap();
+    let r = post("/enroll").json(&crate::passwordless_support::enroll_body(&other_vds, &key.public_key().to_pem(), "d")).send(&pl.s.app).await;
+    r.assert_error(StatusCode::FORBIDDEN, "vds_revoked");
 }
