@@ -85,6 +85,11 @@ enum Command {
         #[command(subcommand)]
         command: crate::trust::TrustCommand,
     },
+    /// A simulated phone for passwordless login: enroll, watch, approve, reject, revoke.
+    Device {
+        #[command(subcommand)]
+        command: crate::device::DeviceCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -167,6 +172,7 @@ pub(crate) fn main() -> ExitCode {
             Command::Bench(args) => crate::bench::run(args).await,
             Command::Vds { command } => crate::vds::run(command),
             Command::Trust { command } => crate::trust::run(command),
+            Command::Device { command } => crate::device::run(command).await,
         }
     })
 }

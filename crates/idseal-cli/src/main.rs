@@ -7,6 +7,7 @@ mod bench_trust;
 mod bench_vds;
 mod cli;
 mod clients;
+mod device;
 mod log;
 mod log_proof;
 mod trust;

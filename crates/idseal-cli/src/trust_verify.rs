@@ -179,9 +179,14 @@ fn print_report(r: &ChainReport, fetched: &[Fetched], json: bool, at: idseal_typ
         }
     }
     out!("fingerprint   {}", r.fingerprint);
-    let p = &r.vds.payload;
-    out!("tid           {}", p.token_id_string());
-    out!("expires       {}", fmt_time(p.expires_at));
+    match &r.vds.payload {
+        idseal_vds::Payload::Identity(p) => out!("tid           {}", p.token_id_string()),
+        idseal_vds::Payload::Service(p) => {
+            out!("service       {} ({}, {})", p.service_id, p.name, p.url);
+            out!("scopes        {}", p.scopes.join(" "));
+        }
+    }
+    out!("expires       {}", fmt_time(r.vds.payload.expires_at()));
 }
 
 /// `vds verify --trust`: exit 0 valid, 1 invalid (the step and why), 2 usage.

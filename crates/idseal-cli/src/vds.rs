@@ -17,7 +17,7 @@ use idseal_vds::{ManifestId, Transport, VdsError};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::vds_issue::{DevCaArgs, IssueArgs};
+use crate::vds_issue::{DevCaArgs, IssueArgs, IssueServiceArgs};
 use crate::vds_show::{DecodeImageArgs, InspectArgs, RenderArgs, VerifyArgs};
 
 /// Help text shared by every command that reads seal text.
@@ -34,6 +34,10 @@ pub(crate) enum VdsCommand {
     /// Issue an identity seal from a JSON file of identity fields and a WEBP photo; print the
     /// seal text (or write it with --out).
     Issue(IssueArgs),
+    /// Issue a service seal (manifest 0A0002): a relying service's own identity, shown to the
+    /// holder's phone (id, display name, web origin, the scopes it may request); print the seal
+    /// text (or write it with --out).
+    IssueService(IssueServiceArgs),
     /// Decode a seal without verifying it: header, payload (the face template is never shown),
     /// transport and fingerprint.
     Inspect(InspectArgs),
@@ -50,6 +54,7 @@ pub(crate) fn run(cmd: VdsCommand) -> ExitCode {
     let result = match cmd {
         VdsCommand::DevCa(a) => crate::vds_issue::dev_ca(&a),
         VdsCommand::Issue(a) => crate::vds_issue::issue(&a),
+        VdsCommand::IssueService(a) => crate::vds_issue::issue_service(&a),
         VdsCommand::Inspect(a) => crate::vds_show::inspect(&a),
         VdsCommand::Verify(a) => crate::vds_show::verify(&a),
         VdsCommand::Render(a) => crate::vds_show::render(&a),

@@ -1,4 +1,4 @@
-//! `idseal vds dev-ca` and `idseal vds issue`.
+//! `idseal vds dev-ca`, `idseal vds issue` and `idseal vds issue-service`.
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -11,8 +11,8 @@ use idseal_keys::{Pkcs11Config, Pkcs11Signer};
 use idseal_types::UnixTime;
 use idseal_vds::certificate::{from_pem_or_der, to_pem};
 use idseal_vds::{
-    CertificateAuthority, CertificateReference, FACE_LEN, Identity, LocalSigner, ManifestId, Pkcs11SealSigner,
-    SealSigner, SigningCertificate, TrustLevel, decode,
+    CertificateAuthority, CertificateReference, FACE_LEN, Identity, LocalSigner, ManifestId, Payload, Pkcs11SealSigner,
+    SealSigner, Service, SigningCertificate, TrustLevel, decode,
 };
 use serde::Deserialize;
 use zeroize::Zeroizing;
@@ -85,6 +85,44 @@ pub(crate) struct IssueArgs {
     /// (hours) from now.
     #[arg(long, default_value = "+2y")]
     expires: String,
+    /// Transport encoding of the text.
+    #[arg(long, value_enum, default_value_t = TransportArg::Base45)]
+    transport: TransportArg,
+    /// Write the seal text (with one trailing newline) to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub(crate) struct IssueServiceArgs {
+    /// Service id: 1 to 64 characters a-z 0-9 . _ -
+    #[arg(long, value_name = "ID")]
+    sid: String,
+    /// Display name shown on the phone: 1 to 64 characters, no control or bidirectional
+    /// characters.
+    #[arg(long)]
+    name: String,
+    /// The service's web origin: https://host[:port] (http:// only for localhost and
+    /// 127.0.0.1), lowercase, no path, not even a trailing "/".
+    #[arg(long, value_name = "ORIGIN")]
+    url: String,
+    /// The scopes the service may request, separated by spaces, e.g.
+    /// "identity:name identity:age_over_18".
+    #[arg(long)]
+    scopes: String,
+    /// Validity in days from now.
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    days: u32,
+    /// The signing certificate (PEM or DER) whose UsageList must hold the service manifest
+    /// 0A0002.
+    #[arg(long, value_name = "signer.pem")]
+    cert: PathBuf,
+    /// The signing key: PKCS#8 P-256, PEM or DER.
+    #[arg(long, value_name = "signer.key", required_unless_present = "pkcs11", conflicts_with = "pkcs11")]
+    key: Option<PathBuf>,
+    /// The signing key on a PKCS#11 token (see `issue --pkcs11`).
+    #[arg(long, value_name = "URI")]
+    pkcs11: Option<String>,
     /// Transport encoding of the text.
     #[arg(long, value_enum, default_value_t = TransportArg::Base45)]
     transport: TransportArg,
@@ -260,11 +298,64 @@ pub(crate) fn issue(a: &IssueArgs) -> Result<(), Failure> {
         None => [0u8; FACE_LEN],
     };
     let identity = read_identity(&a.identity, photo, face, trust_level, exp)?;
-    let cert_bytes = crate::vds::read_limited(&a.cert, MAX_SMALL_FILE, "certificate")?;
+    let (cert, signer) = load_signer(&a.cert, a.key.as_deref(), a.pkcs11.as_deref())?;
+    let text = idseal_vds::issue(&identity, signer.as_ref(), &cert, ManifestId::IDENTITY, now)
+        .map_err(|e| vds_error("issuance refused", &e))?;
+    let decoded = decode(&text).map_err(|e| vds_error("issued seal", &e))?;
+    let text = decoded.to_text(a.transport.transport());
+    match &a.out {
+        Some(path) => {
+            crate::vds::write_file(path, format!("{text}\n").as_bytes(), false)?;
+            out!("wrote {} ({} characters)", path.display(), text.len());
+            out!("token id     {}", identity.token_id_string());
+            out!("expires      {}", fmt_time(exp));
+            out!("fingerprint  {}", hex(&decoded.fingerprint()));
+        }
+        None => out!("{text}"),
+    }
+    Ok(())
+}
+
+pub(crate) fn issue_service(a: &IssueServiceArgs) -> Result<(), Failure> {
+    let now = now();
+    let exp = now.saturating_add(Duration::from_secs(u64::from(a.days) * 86_400));
+    let scopes: Vec<String> = a.scopes.split_whitespace().map(str::to_owned).collect();
+    if scopes.is_empty() {
+        return Err(Failure::usage("--scopes: give at least one scope, e.g. identity:name"));
+    }
+    let service =
+        Service { service_id: a.sid.clone(), name: a.name.clone(), url: a.url.clone(), scopes, expires_at: exp };
+    // The codec checks every field against the manifest; report it against the flags.
+    service.encode().map_err(|e| vds_error("service fields refused", &e))?;
+    let (cert, signer) = load_signer(&a.cert, a.key.as_deref(), a.pkcs11.as_deref())?;
+    let text = idseal_vds::issue_payload(&Payload::Service(service), signer.as_ref(), &cert, now)
+        .map_err(|e| vds_error("issuance refused", &e))?;
+    let decoded = decode(&text).map_err(|e| vds_error("issued seal", &e))?;
+    let text = decoded.to_text(a.transport.transport());
+    match &a.out {
+        Some(path) => {
+            crate::vds::write_file(path, format!("{text}\n").as_bytes(), false)?;
+            out!("wrote {} ({} characters)", path.display(), text.len());
+            out!("service      {}", a.sid);
+            out!("expires      {}", fmt_time(exp));
+            out!("fingerprint  {}", hex(&decoded.fingerprint()));
+        }
+        None => out!("{text}"),
+    }
+    Ok(())
+}
+
+/// The signing certificate and a signer for it: a local PKCS#8 key or a PKCS#11 key.
+fn load_signer(
+    cert_path: &Path,
+    key: Option<&Path>,
+    pkcs11: Option<&str>,
+) -> Result<(SigningCertificate, Box<dyn SealSigner>), Failure> {
+    let cert_bytes = crate::vds::read_limited(cert_path, MAX_SMALL_FILE, "certificate")?;
     let cert = SigningCertificate::parse(&cert_bytes)
-        .map_err(|e| vds_error(&format!("certificate {}", a.cert.display()), &e))?;
+        .map_err(|e| vds_error(&format!("certificate {}", cert_path.display()), &e))?;
     let reference = cert.certificate_reference.clone();
-    let signer: Box<dyn SealSigner> = match (&a.key, &a.pkcs11) {
+    let signer: Box<dyn SealSigner> = match (key, pkcs11) {
         (Some(path), _) => {
             let pem = Zeroizing::new(crate::vds::read_limited(path, MAX_SMALL_FILE, "key")?);
             let der = Zeroizing::new(
@@ -283,21 +374,7 @@ pub(crate) fn issue(a: &IssueArgs) -> Result<(), Failure> {
         }
         (None, None) => return Err(Failure::usage("--key or --pkcs11 is required")),
     };
-    let text = idseal_vds::issue(&identity, signer.as_ref(), &cert, ManifestId::IDENTITY, now)
-        .map_err(|e| vds_error("issuance refused", &e))?;
-    let decoded = decode(&text).map_err(|e| vds_error("issued seal", &e))?;
-    let text = decoded.to_text(a.transport.transport());
-    match &a.out {
-        Some(path) => {
-            crate::vds::write_file(path, format!("{text}\n").as_bytes(), false)?;
-            out!("wrote {} ({} characters)", path.display(), text.len());
-            out!("token id     {}", identity.token_id_string());
-            out!("expires      {}", fmt_time(exp));
-            out!("fingerprint  {}", hex(&decoded.fingerprint()));
-        }
-        None => out!("{text}"),
-    }
-    Ok(())
+    Ok((cert, signer))
 }
 
 /// A PIN in a command-line argument is visible to every user in the process list and stays in

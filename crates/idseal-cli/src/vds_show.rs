@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use idseal_barcode::{RenderOptions, Symbology};
 use idseal_types::UnixTime;
-use idseal_vds::{DecodedVds, SigningCertificate, VdsError, decode, verify_with_certificate};
+use idseal_vds::{DecodedVds, Payload, SigningCertificate, VdsError, decode, verify_with_certificate};
 use serde_json::{Value, json};
 
 use crate::vds::{
@@ -111,20 +111,56 @@ fn header_json(d: &DecodedVds) -> Value {
 /// The payload without the face template, which the manifest marks NEVER shown: only its
 /// length is given.
 fn payload_json(d: &DecodedVds) -> Value {
-    let p = d.payload();
-    json!({
-        "gn": p.given_name,
-        "fn": p.family_name,
-        "dob": p.date_of_birth,
-        "nat": p.nationality,
-        "doc": p.document_number,
-        "tid": p.token_id_string(),
-        "exp": fmt_time(p.expires_at),
-        "exp_unix": p.expires_at.as_secs(),
-        "photo": {"format": "WEBP", "len": p.photo.len()},
-        "face": {"len": p.face.len(), "shown": false},
-        "tl": p.trust_level.as_u64(),
-    })
+    match d.payload() {
+        Payload::Identity(p) => json!({
+            "gn": p.given_name,
+            "fn": p.family_name,
+            "dob": p.date_of_birth,
+            "nat": p.nationality,
+            "doc": p.document_number,
+            "tid": p.token_id_string(),
+            "exp": fmt_time(p.expires_at),
+            "exp_unix": p.expires_at.as_secs(),
+            "photo": {"format": "WEBP", "len": p.photo.len()},
+            "face": {"len": p.face.len(), "shown": false},
+            "tl": p.trust_level.as_u64(),
+        }),
+        Payload::Service(p) => json!({
+            "sid": p.service_id,
+            "name": p.name,
+            "url": p.url,
+            "scp": p.scopes,
+            "exp": fmt_time(p.expires_at),
+            "exp_unix": p.expires_at.as_secs(),
+        }),
+    }
+}
+
+/// The payload fields as `key value` lines of the human form.
+fn payload_lines(p: &Payload) -> Vec<(&'static str, String)> {
+    let exp = |t: UnixTime| format!("{} ({})", fmt_time(t), t.as_secs());
+    match p {
+        Payload::Identity(p) => vec![
+            ("gn", p.given_name.clone()),
+            ("fn", p.family_name.clone()),
+            ("dob", p.date_of_birth.clone()),
+            ("nat", p.nationality.clone()),
+            ("doc", p.document_number.clone()),
+            ("tid", p.token_id_string()),
+            ("exp", exp(p.expires_at)),
+            ("photo", format!("WEBP, {} bytes", p.photo.len())),
+            ("face", format!("<never shown: {}>", p.face.len())),
+            ("tl", p.trust_level.as_u64().to_string()),
+        ],
+        // The codec refuses control, bidirectional and invisible characters in the name.
+        Payload::Service(p) => vec![
+            ("sid", p.service_id.clone()),
+            ("name", p.name.clone()),
+            ("url", p.url.clone()),
+            ("scp", p.scopes.join(" ")),
+            ("exp", exp(p.expires_at)),
+        ],
+    }
 }
 
 fn inspect_json(d: &DecodedVds, text_len: usize) -> Value {
@@ -147,7 +183,6 @@ pub(crate) fn inspect(a: &InspectArgs) -> Result<(), Failure> {
         return Ok(());
     }
     let h = d.header();
-    let p = d.payload();
     let manifest = d.manifest().map(|m| m.name.clone()).unwrap_or_default();
     out!("transport     {} ({} characters)", transport_name(d.transport()), text.len());
     out!("header        {}", hex(d.header_bytes()));
@@ -161,16 +196,9 @@ pub(crate) fn inspect(a: &InspectArgs) -> Result<(), Failure> {
     out!("manifest      {} ({manifest})", h.manifest_id);
     out!("issued_at     {} ({})", fmt_time(h.issued_at), h.issued_at.as_secs());
     out!("payload_len   {}", d.payload_bytes().len());
-    out!("gn            {}", p.given_name);
-    out!("fn            {}", p.family_name);
-    out!("dob           {}", p.date_of_birth);
-    out!("nat           {}", p.nationality);
-    out!("doc           {}", p.document_number);
-    out!("tid           {}", p.token_id_string());
-    out!("exp           {} ({})", fmt_time(p.expires_at), p.expires_at.as_secs());
-    out!("photo         WEBP, {} bytes", p.photo.len());
-    out!("face          <never shown: {}>", p.face.len());
-    out!("tl            {}", p.trust_level.as_u64());
+    for (key, value) in payload_lines(d.payload()) {
+        out!("{key:<13} {value}");
+    }
     out!("fingerprint   {}", hex(&d.fingerprint()));
     out!("signature     not verified (use `idseal vds verify --cert`)");
     Ok(())
@@ -208,27 +236,35 @@ pub(crate) fn verify(a: &VerifyArgs) -> Result<(), Failure> {
             let h = d.header();
             let p = d.payload();
             if a.json {
-                let v = json!({
+                let mut v = json!({
                     "valid": true,
                     "checked_at": fmt_time(at),
                     "certificate": {"subject": cert.subject, "issuer": cert.issuer,
                         "not_after": fmt_time(cert.not_after)},
                     "header": header_json(&d),
-                    "tid": p.token_id_string(),
-                    "exp": fmt_time(p.expires_at),
-                    "tl": p.trust_level.as_u64(),
+                    "exp": fmt_time(p.expires_at()),
                     "transport": transport_name(d.transport()),
                     "fingerprint": hex(&d.fingerprint()),
                 });
+                let extra = match p {
+                    Payload::Identity(i) => json!({"tid": i.token_id_string(), "tl": i.trust_level.as_u64()}),
+                    Payload::Service(s) => json!({"sid": s.service_id, "name": s.name, "url": s.url, "scp": s.scopes}),
+                };
+                if let (Some(v), Value::Object(extra)) = (v.as_object_mut(), extra) {
+                    v.extend(extra);
+                }
                 out!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
             } else {
                 out!("valid");
                 out!("certificate   {} ({}; issuer {})", h.certificate_reference, cert.subject, cert.issuer);
                 out!("manifest      {}", h.manifest_id);
                 out!("issued_at     {}", fmt_time(h.issued_at));
-                out!("expires       {}", fmt_time(p.expires_at));
-                out!("tid           {}", p.token_id_string());
-                out!("tl            {}", p.trust_level.as_u64());
+                out!("expires       {}", fmt_time(p.expires_at()));
+                for (key, value) in payload_lines(p) {
+                    if matches!(key, "tid" | "tl" | "sid" | "name" | "url" | "scp") {
+                        out!("{key:<13} {value}");
+                    }
+                }
                 out!("fingerprint   {}", hex(&d.fingerprint()));
                 out!("note          the certificate itself (chain, revocation) was not checked");
             }

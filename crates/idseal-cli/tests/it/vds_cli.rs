@@ -409,3 +409,94 @@ async fn issue_with_a_pkcs11_key() {
     // and the operator is warned that a PIN in argv is visible to others
     assert!(out.stderr.contains("IDSEAL_PKCS11_PIN"), "{out}");
 }
+
+/// `issue-service` with the local key of `ca_dir`; returns the output.
+async fn issue_service(cwd: &Path, ca_dir: &str, url: &str, scopes: &str, extra: &[&str]) -> Output {
+    let cert = format!("{ca_dir}/signer.pem");
+    let key = format!("{ca_dir}/signer.key");
+    let mut args = vec![
+        "issue-service",
+        "--sid",
+        "bar-le-central",
+        "--name",
+        "Bar Le Central",
+        "--url",
+        url,
+        "--scopes",
+        scopes,
+        "--days",
+        "30",
+        "--cert",
+        &cert,
+        "--key",
+        &key,
+    ];
+    args.extend_from_slice(extra);
+    vds(cwd, &args).await
+}
+
+#[tokio::test]
+async fn a_service_seal_is_issued_inspected_and_verified() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    dev_ca(d, "ca", &["--manifest", "0A0001", "0A0002"]).await;
+    let scopes = "identity:name identity:age_over_18";
+    issue_service(d, "ca", "https://bar.example", scopes, &["--out", "service.txt"]).await.assert_code(0);
+    let text = std::fs::read_to_string(d.join("service.txt")).unwrap();
+    let decoded = idseal_vds::decode(text.trim_end_matches('\n')).unwrap();
+    let service = decoded.service().unwrap();
+    assert_eq!(service.scopes, ["identity:name", "identity:age_over_18"]);
+    assert!(decoded.identity().is_err());
+
+    let inspected = vds(d, &["inspect", "service.txt", "--json"]).await;
+    inspected.assert_code(0);
+    let v = json_of(&inspected);
+    assert_eq!(v["header"]["manifest_id"], "0A0002", "{v}");
+    assert_eq!(v["header"]["manifest"], "idseal service");
+    assert_eq!(v["payload"]["sid"], "bar-le-central");
+    assert_eq!(v["payload"]["name"], "Bar Le Central");
+    assert_eq!(v["payload"]["url"], "https://bar.example");
+    assert_eq!(v["payload"]["scp"], json!(["identity:name", "identity:age_over_18"]));
+    let days = (v["payload"]["exp_unix"].as_i64().unwrap() - v["header"]["issued_at_unix"].as_i64().unwrap()) / 86_400;
+    assert_eq!(days, 30);
+    assert!(v["payload"].get("gn").is_none(), "{v}");
+    let human = vds(d, &["inspect", "service.txt"]).await;
+    human.assert_code(0);
+    for line in
+        ["sid           bar-le-central", "url           https://bar.example", &format!("scp           {scopes}")]
+    {
+        assert!(human.stdout.contains(line), "{line}\n{human}");
+    }
+
+    let ok = vds(d, &["verify", "service.txt", "--cert", "ca/signer.pem", "--json"]).await;
+    ok.assert_code(0);
+    let ok = json_of(&ok);
+    assert_eq!((ok["valid"].clone(), ok["sid"].clone()), (json!(true), json!("bar-le-central")), "{ok}");
+    let human = vds(d, &["verify", "service.txt", "--cert", "ca/signer.pem"]).await;
+    human.assert_code(0);
+    assert!(human.stdout.contains("name          Bar Le Central"), "{human}");
+    vds(d, &["verify", "service.txt", "--cert", "ca/signer.pem", "--at", "2200-01-01T00:00:00Z"])
+        .await
+        .assert_code(1)
+        .assert_stderr_has("expired");
+
+    // bad fields are refused with the codec's typed error, before anything is signed
+    for (url, scopes, needle) in [
+        ("https://bar.example/login", scopes, "\"url\""),
+        ("http://bar.example", scopes, "\"url\""),
+        ("https://bar.example", "identity:name identity:name", "duplicate scope"),
+        ("https://bar.example", "openid", "\"scp\""),
+    ] {
+        let out = issue_service(d, "ca", url, scopes, &[]).await;
+        out.assert_code(1).assert_stderr_has(needle).assert_stderr_has("BadFieldValue");
+        assert!(out.stdout.is_empty(), "{out}");
+    }
+    issue_service(d, "ca", "https://bar.example", "  ", &[]).await.assert_code(2).assert_stderr_has("--scopes");
+
+    // a certificate for identity seals only cannot issue a service seal
+    dev_ca(d, "identity-only", &[]).await;
+    issue_service(d, "identity-only", "https://bar.example", scopes, &[])
+        .await
+        .assert_code(1)
+        .assert_stderr_has("ManifestNotAllowed");
+}
