@@ -53,17 +53,11 @@ pub(crate) struct DevCaArgs {
     pkcs11: Option<String>,
 }
 
+/// Who signs a seal: the signing certificate and its key (a file or a PKCS#11 token).
 #[derive(Args)]
-pub(crate) struct IssueArgs {
-    /// JSON object of identity fields: gn, fn, dob (YYYY-MM-DD), nat (ICAO 3-letter code), doc,
-    /// optional tid (UUID; random when absent). Any other key is refused.
-    #[arg(long, value_name = "FILE.json")]
-    identity: PathBuf,
-    /// The portrait, a WEBP file of at most 2048 bytes.
-    #[arg(long, value_name = "FILE.webp")]
-    photo: PathBuf,
-    /// The signing certificate (PEM or DER) whose UsageList must hold the identity manifest
-    /// 0A0001.
+pub(crate) struct SignerArgs {
+    /// The signing certificate (PEM or DER); its UsageList must hold the seal's manifest
+    /// (0A0001 identity, 0A0002 service).
     #[arg(long, value_name = "signer.pem")]
     cert: PathBuf,
     /// The signing key: PKCS#8 P-256, PEM or DER.
@@ -74,6 +68,30 @@ pub(crate) struct IssueArgs {
     /// IDSEAL_PKCS11_PIN).
     #[arg(long, value_name = "URI")]
     pkcs11: Option<String>,
+}
+
+/// Where an issued seal goes.
+#[derive(Args)]
+pub(crate) struct OutputArgs {
+    /// Transport encoding of the text.
+    #[arg(long, value_enum, default_value_t = TransportArg::Base45)]
+    transport: TransportArg,
+    /// Write the seal text (with one trailing newline) to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+}
+
+#[derive(Args)]
+pub(crate) struct IssueArgs {
+    /// JSON object of identity fields: gn, fn, dob (YYYY-MM-DD), nat (ICAO 3-letter code), doc,
+    /// optional tid (UUID; random when absent). Any other key is refused.
+    #[arg(long, value_name = "FILE.json")]
+    identity: PathBuf,
+    /// The portrait, a WEBP file of at most 2048 bytes.
+    #[arg(long, value_name = "FILE.webp")]
+    photo: PathBuf,
+    #[command(flatten)]
+    signer: SignerArgs,
     /// The face template, a file of exactly 140 bytes. Without it the seal carries 140 zero bytes
     /// (no template).
     #[arg(long, value_name = "FILE")]
@@ -85,12 +103,8 @@ pub(crate) struct IssueArgs {
     /// (hours) from now.
     #[arg(long, default_value = "+2y")]
     expires: String,
-    /// Transport encoding of the text.
-    #[arg(long, value_enum, default_value_t = TransportArg::Base45)]
-    transport: TransportArg,
-    /// Write the seal text (with one trailing newline) to this file instead of stdout.
-    #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 #[derive(Args)]
@@ -113,22 +127,10 @@ pub(crate) struct IssueServiceArgs {
     /// Validity in days from now.
     #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
     days: u32,
-    /// The signing certificate (PEM or DER) whose UsageList must hold the service manifest
-    /// 0A0002.
-    #[arg(long, value_name = "signer.pem")]
-    cert: PathBuf,
-    /// The signing key: PKCS#8 P-256, PEM or DER.
-    #[arg(long, value_name = "signer.key", required_unless_present = "pkcs11", conflicts_with = "pkcs11")]
-    key: Option<PathBuf>,
-    /// The signing key on a PKCS#11 token (see `issue --pkcs11`).
-    #[arg(long, value_name = "URI")]
-    pkcs11: Option<String>,
-    /// Transport encoding of the text.
-    #[arg(long, value_enum, default_value_t = TransportArg::Base45)]
-    transport: TransportArg,
-    /// Write the seal text (with one trailing newline) to this file instead of stdout.
-    #[arg(long, value_name = "FILE")]
-    out: Option<PathBuf>,
+    #[command(flatten)]
+    signer: SignerArgs,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 /// The identity JSON file: a closed schema.
@@ -298,16 +300,21 @@ pub(crate) fn issue(a: &IssueArgs) -> Result<(), Failure> {
         None => [0u8; FACE_LEN],
     };
     let identity = read_identity(&a.identity, photo, face, trust_level, exp)?;
-    let (cert, signer) = load_signer(&a.cert, a.key.as_deref(), a.pkcs11.as_deref())?;
+    let (cert, signer) = load_signer(&a.signer)?;
     let text = idseal_vds::issue(&identity, signer.as_ref(), &cert, ManifestId::IDENTITY, now)
         .map_err(|e| vds_error("issuance refused", &e))?;
-    let decoded = decode(&text).map_err(|e| vds_error("issued seal", &e))?;
-    let text = decoded.to_text(a.transport.transport());
-    match &a.out {
+    write_seal(&a.output, &text, ("token id", &identity.token_id_string()), exp)
+}
+
+/// Writes an issued seal in the chosen transport: to stdout, or to a file with a summary.
+fn write_seal(o: &OutputArgs, text: &str, what: (&str, &str), exp: UnixTime) -> Result<(), Failure> {
+    let decoded = decode(text).map_err(|e| vds_error("issued seal", &e))?;
+    let text = decoded.to_text(o.transport.transport());
+    match &o.out {
         Some(path) => {
             crate::vds::write_file(path, format!("{text}\n").as_bytes(), false)?;
             out!("wrote {} ({} characters)", path.display(), text.len());
-            out!("token id     {}", identity.token_id_string());
+            out!("{:<12} {}", what.0, what.1);
             out!("expires      {}", fmt_time(exp));
             out!("fingerprint  {}", hex(&decoded.fingerprint()));
         }
@@ -327,30 +334,15 @@ pub(crate) fn issue_service(a: &IssueServiceArgs) -> Result<(), Failure> {
         Service { service_id: a.sid.clone(), name: a.name.clone(), url: a.url.clone(), scopes, expires_at: exp };
     // The codec checks every field against the manifest; report it against the flags.
     service.encode().map_err(|e| vds_error("service fields refused", &e))?;
-    let (cert, signer) = load_signer(&a.cert, a.key.as_deref(), a.pkcs11.as_deref())?;
+    let (cert, signer) = load_signer(&a.signer)?;
     let text = idseal_vds::issue_payload(&Payload::Service(service), signer.as_ref(), &cert, now)
         .map_err(|e| vds_error("issuance refused", &e))?;
-    let decoded = decode(&text).map_err(|e| vds_error("issued seal", &e))?;
-    let text = decoded.to_text(a.transport.transport());
-    match &a.out {
-        Some(path) => {
-            crate::vds::write_file(path, format!("{text}\n").as_bytes(), false)?;
-            out!("wrote {} ({} characters)", path.display(), text.len());
-            out!("service      {}", a.sid);
-            out!("expires      {}", fmt_time(exp));
-            out!("fingerprint  {}", hex(&decoded.fingerprint()));
-        }
-        None => out!("{text}"),
-    }
-    Ok(())
+    write_seal(&a.output, &text, ("service", &a.sid), exp)
 }
 
 /// The signing certificate and a signer for it: a local PKCS#8 key or a PKCS#11 key.
-fn load_signer(
-    cert_path: &Path,
-    key: Option<&Path>,
-    pkcs11: Option<&str>,
-) -> Result<(SigningCertificate, Box<dyn SealSigner>), Failure> {
+fn load_signer(a: &SignerArgs) -> Result<(SigningCertificate, Box<dyn SealSigner>), Failure> {
+    let (cert_path, key, pkcs11) = (&a.cert, a.key.as_deref(), a.pkcs11.as_deref());
     let cert_bytes = crate::vds::read_limited(cert_path, MAX_SMALL_FILE, "certificate")?;
     let cert = SigningCertificate::parse(&cert_bytes)
         .map_err(|e| vds_error(&format!("certificate {}", cert_path.display()), &e))?;
