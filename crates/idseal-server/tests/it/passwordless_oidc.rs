@@ -89,6 +89,10 @@ async fn oidc_login_with_the_phone(db: &TestDb) {
     let info = userinfo(s, t["access_token"].as_str().unwrap()).await.json();
     assert_eq!(info["age_over_18"], true);
     assert_eq!(info["sub"], id["sub"]);
+    // The browser is signed in as the phone identity: no email, no password form.
+    let account = b.get(s, "/account").await.text();
+    assert!(account.contains("with your phone") && account.contains(&phone.token_id), "{account}");
+    assert!(!account.contains("Change password") && !account.contains("device:"), "{account}");
 
     // A credential below acr_values never reaches the phone: access_denied.
     let low = pl.phone(1).await;

@@ -74,19 +74,30 @@ async fn render(st: &AppState, meta: &Meta, notice: Option<&str>) -> Result<Resp
         ));
     }
     let notice = notice.map(|n| format!("<p><strong>{}</strong></p>", esc(n))).unwrap_or_default();
-    let verified = if account.email_verified { "verified" } else { "not verified" };
+    let who = if account.kind == "device" {
+        format!("with your phone (IDToken <strong>{}</strong>)", esc(&account.id))
+    } else {
+        let verified = if account.email_verified { "verified" } else { "not verified" };
+        format!("as <strong>{}</strong> ({verified})", esc(&account.email))
+    };
+    // A phone identity has no password to change.
+    let password = if account.kind == "device" {
+        String::new()
+    } else {
+        format!(
+            "<h2>Change password</h2><form method=\"post\" action=\"/account/password\">{csrf}\
+             <label for=\"current\">Current password</label><input id=\"current\" type=\"password\" name=\"current_password\" autocomplete=\"current-password\" required>\
+             <label for=\"new\">New password</label><input id=\"new\" type=\"password\" name=\"new_password\" minlength=\"10\" autocomplete=\"new-password\" required>\
+             <button type=\"submit\">Change password</button></form>"
+        )
+    };
     let body = format!(
-        "{notice}<p>Signed in as <strong>{email}</strong> ({verified}).</p>\
+        "{notice}<p>Signed in {who}.</p>\
          <h2>Sessions</h2><table><tr><th>Started</th><th>Last seen</th><th>IP</th><th>Browser</th><th></th></tr>{rows}</table>\
          <h2>Applications you allowed</h2><table><tr><th>Application</th><th>Scopes</th><th>Since</th><th></th></tr>{grants}</table>\
-         <h2>Change password</h2><form method=\"post\" action=\"/account/password\">{csrf}\
-         <label for=\"current\">Current password</label><input id=\"current\" type=\"password\" name=\"current_password\" autocomplete=\"current-password\" required>\
-         <label for=\"new\">New password</label><input id=\"new\" type=\"password\" name=\"new_password\" minlength=\"10\" autocomplete=\"new-password\" required>\
-         <button type=\"submit\">Change password</button></form>\
-         <h2>Your audit record</h2><p><a href=\"/account/audit\">Every audit-log entry about you</a>, with \
+         {password}<h2>Your audit record</h2><p><a href=\"/account/audit\">Every audit-log entry about you</a>, with \
          the proofs that it is in the signed log (JSON).</p>\
          <form method=\"post\" action=\"/account/logout\">{csrf}<button type=\"submit\">Sign out</button></form>",
-        email = esc(&account.email),
     );
     Ok(Page::new("Your account", body).into_response())
 }
