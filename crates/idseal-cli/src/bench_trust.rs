@@ -2,10 +2,10 @@
 //! (`idseal_trust::verify_vds`: Governance List → Scheme List → TSL → CA → signing certificate →
 //! VRL → seal) next to the raw limits measured in the same run (issue 6, "Benchmark").
 //!
-//! The chain is built the way `crates/idseal-trust/tests/it/chain.rs` builds its demo: fresh
-//! ES256 list signers with self-signed certificates, a development CA, a signing certificate
-//! with UsageList `[0A0001]`, one identity seal issued under it, the four lists signed by
-//! `idseal_trust::build`. All figures are single-thread.
+//! The chain is [`crate::demo_chain::DemoChain`] (shared with `idseal demo`): fresh ES256 list
+//! signers with self-signed certificates, a development CA, a signing certificate with UsageList
+//! `[0A0001, 0A0002]`, the four lists signed by `idseal_trust::build`; one identity seal is
+//! issued under it. All figures are single-thread.
 //!
 //! - raw verify: aws-lc-rs `UnparsedPublicKey` ECDSA P-256/SHA-256 verification of a fixed
 //!   52-byte message (the size a seal signs), the key parsed on every call like the walk does;
@@ -20,27 +20,22 @@
 //! - cold: one `verify_vds` with a fresh [`ListSource`] reading the lists from files in a
 //!   temporary directory, median of [`COLD_RUNS`].
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, UnparsedPublicKey};
-use idseal_keys::{Algorithm, SigningKey};
-use idseal_trust::describe::{CaDescription, Description, ListDescription, SchemeDescription, StatusDescription};
-use idseal_trust::lists::{ServiceStatus, format_datetime};
-use idseal_trust::xmldsig::{KeySigner, XmlSigner, self_signed_certificate, verify_enveloped};
+use idseal_trust::xmldsig::verify_enveloped;
 use idseal_trust::{
     BuiltLists, GovernanceList, ListKind, ListSource, SchemeList, TrustAnchors, TrustError, Tsl, VerifiedChain, Vrl,
-    build, verify_vds, verify_vds_with,
+    verify_vds, verify_vds_with,
 };
 use idseal_types::UnixTime;
-use idseal_vds::certificate::from_pem_or_der;
-use idseal_vds::{
-    CertificateAuthority, CertificateReference, Identity, LocalSigner, ManifestId, SigningCertificate, dev_ca, issue,
-    signing_certificate,
-};
+use idseal_vds::{Identity, SigningCertificate};
+use zeroize::Zeroizing;
+
+use crate::demo_chain::DemoChain;
 
 /// The verification time of every figure.
 const NOW: i64 = 1_800_000_000;
@@ -68,23 +63,7 @@ fn identity(now: UnixTime) -> Identity {
     crate::bench_vds::sample_identity(now.saturating_add(DAY * 365))
 }
 
-fn list_signer(name: &str, now: UnixTime) -> anyhow::Result<KeySigner> {
-    let key = SigningKey::generate(Algorithm::Es256, name)?;
-    let certificate_der =
-        self_signed_certificate(&key, name, now.saturating_sub(DAY * 30), now.saturating_add(DAY * 365))?;
-    Ok(KeySigner { key, certificate_der })
-}
-
-fn list(seq: u64, path: &str, signer: &str) -> ListDescription {
-    ListDescription {
-        sequence_number: seq,
-        location: format!("{BASE}{path}"),
-        signer: signer.into(),
-        validity_seconds: 86_400,
-    }
-}
-
-/// The demo chain, its seal, and what the raw figures need.
+/// The demo chain ([`crate::demo_chain::DemoChain`]), its seal, and what the raw figures need.
 struct Chain {
     lists: BuiltLists,
     anchors: TrustAnchors,
@@ -92,68 +71,15 @@ struct Chain {
     /// The seal-signing certificate (DER), as published on the TSL.
     leaf: Vec<u8>,
     /// The seal key, for the raw verify figure.
-    seal_pkcs8: Vec<u8>,
+    seal_pkcs8: Zeroizing<Vec<u8>>,
 }
 
 fn chain(now: UnixTime) -> anyhow::Result<Chain> {
-    let mut signers = Vec::new();
-    for name in ["governance", "scheme", "tsl", "vrl"] {
-        signers.push((name.to_owned(), list_signer(name, now)?));
-    }
-    let ca = dev_ca("EU VDS CA", "EUCA", now.saturating_sub(DAY * 10), DAY * 1000)?;
-    let authority = CertificateAuthority::from_pem(&ca.certificate_pem, &ca.key_pem)?;
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-        .map_err(crate::bench_vds::crypto("key generation"))?;
-    let reference = CertificateReference::new(authority.ca_id(), "0001")?;
-    let seal_signer = LocalSigner::from_pkcs8(pkcs8.as_ref(), reference)?;
-    let manifests = [ManifestId::IDENTITY];
-    let pem = signing_certificate(
-        &authority,
-        "0001",
-        &seal_signer.public_key(),
-        &manifests,
-        now.saturating_sub(DAY * 9),
-        DAY * 730,
-    )?;
-    let leaf = from_pem_or_der(pem.as_bytes(), "CERTIFICATE")?;
-    let cert = SigningCertificate::parse(&leaf)?;
-    let vds = issue(&identity(now), &seal_signer, &cert, ManifestId::IDENTITY, now.saturating_sub(DAY))?;
-
-    let mut certificates = BTreeMap::new();
-    certificates.insert("ca".to_owned(), from_pem_or_der(ca.certificate_pem.as_bytes(), "CERTIFICATE")?);
-    certificates.insert("leaf".to_owned(), leaf.clone());
-    let description = Description {
-        governance_operator: "VDSIC Governance Board".into(),
-        governance: list(7, "governance.xml", "governance"),
-        schemes: vec![SchemeDescription {
-            iac: idseal_vds::header::IAC.into(),
-            operator_name: "Otentik".into(),
-            manifests: vec!["0A0001".into()],
-            scheme: list(3, "VDS/scheme.xml", "scheme"),
-            tsl: list(11, "VDS/tsl.xml", "tsl"),
-            vrl: list(42, "VDS/vrl.xml", "vrl"),
-            cas: vec![CaDescription {
-                name: "EU VDS CA".into(),
-                certificate: "ca".into(),
-                signing_certificates: vec!["leaf".into()],
-                status: StatusDescription {
-                    status: ServiceStatus::Granted,
-                    since: format_datetime(now.saturating_sub(DAY * 10)),
-                },
-                history: Vec::new(),
-            }],
-            revoked: Vec::new(),
-        }],
-    };
-    let by_name: BTreeMap<String, &dyn XmlSigner> =
-        signers.iter().map(|(n, s)| (n.clone(), s as &dyn XmlSigner)).collect();
-    let lists = build(&description, &by_name, &certificates, now.saturating_sub(Duration::from_secs(3_600)))?;
-    let governance_signer = signers.iter().find(|(n, _)| n == "governance").map(|(_, s)| s.certificate_der.clone());
-    let anchors = TrustAnchors {
-        governance_location: description.governance.location.clone(),
-        governance_signers: governance_signer.into_iter().collect(),
-    };
-    Ok(Chain { lists, anchors, vds, leaf, seal_pkcs8: pkcs8.as_ref().to_vec() })
+    let demo = DemoChain::new(BASE, now, DAY)?;
+    let vds = demo.issue_identity(&identity(now), now.saturating_sub(DAY))?;
+    let seal_pkcs8 = Zeroizing::new(demo.seal_pkcs8().to_vec());
+    let DemoChain { lists, anchors, leaf, .. } = demo;
+    Ok(Chain { lists, anchors, vds, leaf, seal_pkcs8 })
 }
 
 /// Lists read from files under `dir` (the URL after [`BASE`]), on every fetch.

@@ -1,5 +1,5 @@
 //! Command-line interface: `serve`, `config check`, `keys list|rotate`, `log verify`, `bench`,
-//! `vds …`.
+//! `vds …`, `trust …`, `device …`, `demo`.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -90,6 +90,9 @@ enum Command {
         #[command(subcommand)]
         command: crate::device::DeviceCommand,
     },
+    /// A whole passwordless login in one command: dev chain of trust, server, seal, phone,
+    /// service, browser, approval, checked result.
+    Demo(crate::demo::DemoArgs),
 }
 
 #[derive(Subcommand)]
@@ -173,6 +176,7 @@ pub(crate) fn main() -> ExitCode {
             Command::Vds { command } => crate::vds::run(command),
             Command::Trust { command } => crate::trust::run(command),
             Command::Device { command } => crate::device::run(command).await,
+            Command::Demo(args) => crate::demo::run(args).await,
         }
     })
 }

@@ -7,6 +7,8 @@ mod bench_trust;
 mod bench_vds;
 mod cli;
 mod clients;
+mod demo;
+mod demo_chain;
 mod device;
 mod log;
 mod log_proof;
