@@ -180,11 +180,21 @@ pub struct PasswordlessConfig {
     pub result_ttl_secs: u64,
     /// Days a resolved login session's record is kept (admin history), then deleted.
     pub session_retention_days: u64,
+    /// WebSockets (browser views and phone channels) one instance holds open at most.
+    pub max_sockets: usize,
+    /// WebSockets one instance holds open from one client address at most.
+    pub max_sockets_per_ip: usize,
 }
 
 impl Default for PasswordlessConfig {
     fn default() -> Self {
-        Self { otp_visible_digits: 6, result_ttl_secs: 3600, session_retention_days: 30 }
+        Self {
+            otp_visible_digits: 6,
+            result_ttl_secs: 3600,
+            session_retention_days: 30,
+            max_sockets: 10_000,
+            max_sockets_per_ip: 50,
+        }
     }
 }
 
@@ -520,6 +530,12 @@ fn check_passwordless(c: &Config) -> Result<(), ConfigError> {
     }
     if !(1..=3650).contains(&p.session_retention_days) {
         return Err(invalid("passwordless.session_retention_days", "must be between 1 and 3650"));
+    }
+    if !(1..=1_000_000).contains(&p.max_sockets) || !(1..=p.max_sockets).contains(&p.max_sockets_per_ip) {
+        return Err(invalid(
+            "passwordless.max_sockets_per_ip",
+            "max_sockets is 1 to 1000000 and max_sockets_per_ip 1 to max_sockets",
+        ));
     }
     if let Some(g) = &c.trust.governance_location {
         if !(g.starts_with("https://") || g.starts_with("http://")) {

@@ -127,6 +127,8 @@ pub struct AppState {
     pub x1280: Arc<crate::x1280::X1280Secrets>,
     /// FCM push, when a service account is configured.
     pub push: Option<crate::x1280::Push>,
+    /// Open WebSockets of this instance, in all and per client address.
+    pub sockets: Arc<crate::x1280::SocketSlots>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -204,6 +206,8 @@ impl AppState {
         .map_err(|e| StartError::Trust(e.to_string()))?;
         let slots = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
         let anchors = load_anchors(&settings.config.trust)?;
+        let pl = &settings.config.passwordless;
+        let settings_sockets = (pl.max_sockets, pl.max_sockets_per_ip);
         let x1280 = crate::x1280::X1280Secrets::derive(&master).map_err(StartError::Trust)?;
         let push = crate::push::FcmSender::from_config(&settings.config.push, clock.clone())
             .map_err(|e| StartError::Push(e.to_string()))?
@@ -224,6 +228,10 @@ impl AppState {
             anchors,
             x1280: Arc::new(x1280),
             push,
+            sockets: Arc::new(crate::x1280::SocketSlots::new(
+                settings_sockets.0,
+                settings_sockets.1,
+            )),
         };
         state.update_key_gauge();
         let bootstrap_token = state.issue_bootstrap_token().await?;

@@ -337,3 +337,56 @@ pub fn identity_claims(
         .and_then(|v| v.as_object().cloned())
         .unwrap_or_default()
 }
+
+/// The WebSockets an instance holds open, counted in all and per client IP: a socket beyond
+/// either limit is refused with 429 before the upgrade (a phone's channel or a browser's view
+/// costs a task and a bus subscription each, so they are bounded like any other resource).
+#[derive(Debug)]
+pub struct SocketSlots {
+    max_total: usize,
+    max_per_ip: usize,
+    open: std::sync::Mutex<std::collections::HashMap<Option<std::net::IpAddr>, usize>>,
+}
+
+/// One open socket's place; given back when dropped.
+#[derive(Debug)]
+pub struct SocketSlot {
+    slots: Arc<SocketSlots>,
+    ip: Option<std::net::IpAddr>,
+}
+
+impl SocketSlots {
+    /// Limits: `max_total` sockets, `max_per_ip` from one address.
+    pub fn new(max_total: usize, max_per_ip: usize) -> Self {
+        Self { max_total, max_per_ip, open: std::sync::Mutex::default() }
+    }
+
+    /// A place for a socket from `ip`, or `None` when a limit is reached.
+    pub fn take(self: &Arc<Self>, ip: Option<std::net::IpAddr>) -> Option<SocketSlot> {
+        let mut open = self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let total: usize = open.values().sum();
+        let mine = open.get(&ip).copied().unwrap_or(0);
+        if total >= self.max_total || mine >= self.max_per_ip {
+            return None;
+        }
+        open.insert(ip, mine + 1);
+        Some(SocketSlot { slots: self.clone(), ip })
+    }
+
+    /// Sockets open now.
+    pub fn open(&self) -> usize {
+        self.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner).values().sum()
+    }
+}
+
+impl Drop for SocketSlot {
+    fn drop(&mut self) {
+        let mut open = self.slots.open.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(n) = open.get_mut(&self.ip) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
+}

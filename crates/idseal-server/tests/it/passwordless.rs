@@ -22,6 +22,7 @@ both_backends!(
     attempts_are_counted_atomically,
     revocation_ends_everything,
     socket_close_codes,
+    socket_limits,
     admin_api,
 );
 
@@ -420,6 +421,35 @@ async fn socket_close_codes(db: &TestDb) {
     let mut two = channel(&pl.ws(""), &phone.token_id, &phone.key).await;
     assert_eq!(next(&mut two).await.unwrap()["type"], "ready");
     assert_eq!(next(&mut one).await, Err(4009));
+}
+
+async fn socket_limits(db: &TestDb) {
+    let pl = server(db, |c| c.passwordless.max_sockets_per_ip = 2).await;
+    let (svc, _) = pl.service("bar-le-central", &SCOPES).await;
+    let phone = pl.phone(2).await;
+    let s = pl.initiate(&phone, &svc, &["identity:name"]).await;
+    let url = pl.ws(&format!("/ws/session/{}?token={}", s["sessionId"].as_str().unwrap(), s["wsToken"].as_str().unwrap()));
+    let mut one = connect(&url).await;
+    assert_eq!(next(&mut one).await.unwrap()["type"], "otp_ready");
+    let mut two = channel(&pl.ws(""), &phone.token_id, &phone.key).await;
+    assert_eq!(next(&mut two).await.unwrap()["type"], "ready");
+    // A third socket from the same address is refused before the upgrade.
+    let addr = pl.base.trim_start_matches("http://").to_owned();
+    let tcp = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    match tokio_tungstenite::client_async(url.as_str(), tcp).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => assert_eq!(r.status(), 429),
+        other => panic!("expected 429, got {:?}", other.map(|_| ())),
+    }
+    // Closing one frees its place.
+    drop(two);
+    for _ in 0..100 {
+        if pl.s.state.sockets.open() < 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut again = connect(&url).await;
+    assert_eq!(next(&mut again).await.unwrap()["type"], "otp_ready");
 }
 
 async fn admin_api(db: &TestDb) {

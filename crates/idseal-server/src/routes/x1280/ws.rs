@@ -24,7 +24,11 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
+use axum::response::IntoResponse as _;
+
+use crate::error::ApiError;
 use crate::oidc::random;
+use crate::web::Meta;
 use crate::state::AppState;
 use crate::x1280::{DEVICE_TOPIC, SESSION_TOPIC, open_event, publish_event, push_data, rfc3339};
 
@@ -50,18 +54,28 @@ pub struct WsQuery {
 /// `GET /ws/session/{sessionId}?token={wsToken}`.
 #[utoipa::path(get, path = "/ws/session/{session_id}", tag = "passwordless",
     params(("session_id" = String, Path, description = "From /auth/initiate"), ("token" = String, Query, description = "wsToken")),
-    responses((status = 101, description = "WebSocket: otp_ready, approved|rejected|expired; close 1000/4001/4004/4009")))]
+    responses((status = 101, description = "WebSocket: otp_ready, approved|rejected|expired; close 1000/4001/4004/4009"),
+              (status = 429, description = "Too many open sockets (in all or from this address)", body = crate::error::ErrorBody)))]
 pub async fn session_socket(
     State(st): State<AppState>,
+    meta: Meta,
     Path(session_id): Path<String>,
     Query(q): Query<WsQuery>,
     ws: WebSocketUpgrade,
 ) -> Response {
+    let Some(slot) = st.sockets.take(meta.ip) else { return too_many() };
     ws.max_message_size(4096).on_upgrade(move |socket| async move {
         st.metrics.sockets.inc();
         run_session(&st, socket, &session_id, &q.token).await;
         st.metrics.sockets.dec();
+        drop(slot);
     })
+}
+
+/// 429 before the upgrade: this instance holds as many sockets as it allows (in all, or from
+/// this address).
+fn too_many() -> Response {
+    ApiError::TooManyRequests { retry_after: 10 }.into_response()
 }
 
 async fn close(mut socket: WebSocket, code: u16, reason: &'static str) {
@@ -185,12 +199,20 @@ async fn run_session(st: &AppState, mut socket: WebSocket, session_id: &str, tok
 /// `GET /ws/device/{tokenId}`.
 #[utoipa::path(get, path = "/ws/device/{token_id}", tag = "passwordless",
     params(("token_id" = String, Path, description = "The enrolled token id")),
-    responses((status = 101, description = "WebSocket: challenge → auth → ready, then login_request events; close 4001/4004/4009")))]
-pub async fn device_socket(State(st): State<AppState>, Path(token_id): Path<String>, ws: WebSocketUpgrade) -> Response {
+    responses((status = 101, description = "WebSocket: challenge → auth → ready, then login_request events; close 4001/4004/4009"),
+              (status = 429, description = "Too many open sockets (in all or from this address)", body = crate::error::ErrorBody)))]
+pub async fn device_socket(
+    State(st): State<AppState>,
+    meta: Meta,
+    Path(token_id): Path<String>,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let Some(slot) = st.sockets.take(meta.ip) else { return too_many() };
     ws.max_message_size(4096).on_upgrade(move |socket| async move {
         st.metrics.sockets.inc();
         run_device(&st, socket, &token_id).await;
         st.metrics.sockets.dec();
+        drop(slot);
     })
 }
 
