@@ -251,6 +251,7 @@ fn default_rate_limits() -> BTreeMap<String, PolicyConfig> {
         ("payment_charge", pc(Client, "10/1m", Some("100/1h"), &[], &[])),
         ("auth_initiate", pc(Ip, "10/1m", None, &[], &["/auth/initiate", "/login/phone"])),
         ("enroll", pc(Ip, "5/1h", None, &[], &["/enroll"])),
+        ("login_token", pc(Account, "10/1m", Some("60/1h"), &[], &[])),
         ("admin", pc(Ip, "60/1m", None, &[], &["/admin/*"])),
     ]
     .into_iter()

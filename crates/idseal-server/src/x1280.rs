@@ -164,6 +164,8 @@ pub async fn start_session(
     requested: &ScopeSet,
     browser_binding: Option<String>,
 ) -> Result<Started, ApiError> {
+    // Login requests per identity, from any address: no flood of prompts on one phone.
+    crate::oidc::limit(st, "login_token", idseal_ratelimit::KeyKind::Account, &enrollment.token_id).await?;
     let now = st.clock.now();
     let session_id = idseal_x1280::session_id(random()?);
     let row = AuthSessionRow {
@@ -230,7 +232,7 @@ pub fn push_data(st: &AppState, row: &AuthSessionRow) -> Result<BTreeMap<String,
 /// Delivery failures are logged and counted; the login can still be approved from the channel.
 fn push(st: &AppState, enrollment: &EnrollmentRow, row: &AuthSessionRow) -> Result<(), ApiError> {
     let topic = format!("{DEVICE_TOPIC}{}", row.token_id);
-    let payload = json!({"sessionId": row.session_id}).to_string();
+    let payload = seal_device_event(st, &row.token_id, &json!({"sessionId": row.session_id}))?;
     let st2 = st.clone();
     let fcm = match (&st.push, enrollment.push_kind.as_str(), &enrollment.push_token) {
         (Some(sender), "fcm", Some(token)) => Some((sender.clone(), token.clone(), push_data(st, row)?)),
@@ -260,6 +262,26 @@ fn push(st: &AppState, enrollment: &EnrollmentRow, row: &AuthSessionRow) -> Resu
         }
     });
     Ok(())
+}
+
+/// A device-channel event sealed for the bus (the token id as associated data): whoever can
+/// `NOTIFY` on the database cannot forge a revocation or a replacement notice, and whoever can
+/// `LISTEN` learns nothing of the logins.
+pub fn seal_device_event(st: &AppState, token_id: &str, event: &serde_json::Value) -> Result<String, ApiError> {
+    Ok(B64.encode(st.x1280.seal(&format!("device|{token_id}"), event.to_string().as_bytes())?))
+}
+
+/// Publishes a device-channel event of `token_id`.
+pub async fn publish_device_event(st: &AppState, token_id: &str, event: &serde_json::Value) -> Result<(), ApiError> {
+    let payload = seal_device_event(st, token_id, event)?;
+    st.store.bus().publish(&format!("{DEVICE_TOPIC}{token_id}"), &payload).await.map_err(ApiError::internal)
+}
+
+/// Opens a device-channel event published by [`publish_device_event`].
+pub fn open_device_event(st: &AppState, token_id: &str, payload: &str) -> Option<serde_json::Value> {
+    let sealed = B64.decode(payload).ok()?;
+    let plain = st.x1280.open(&format!("device|{token_id}"), &sealed)?;
+    serde_json::from_slice(&plain).ok()
 }
 
 /// Publishes a browser event of a session (sealed: it may carry the result JWT).
@@ -319,23 +341,31 @@ pub fn user_info(a: &idseal_store::AccountRow) -> idseal_oauth::claims::UserInfo
     }
 }
 
-/// The identity claims a phone login released to this grant (opened from their seal), while
-/// the token's scope still holds every identity scope of the grant; none otherwise.
+/// The identity claims a phone login released to this grant (opened from their seal), limited
+/// to what the token's scope still holds: each claim only if an identity scope of the token
+/// releases it (a refresh asking for less gets less; a grant without identity scopes gets none).
 pub fn identity_claims(
     st: &AppState,
     grant: &idseal_store::GrantRow,
     scope: &idseal_oauth::scope::ScopeSet,
 ) -> serde_json::Map<String, serde_json::Value> {
     let (Some(sealed), Some(account)) = (&grant.identity_sealed, &grant.account_id) else { return Default::default() };
-    let granted_identity = grant.scope.split_whitespace().filter(|s| s.starts_with("identity:"));
-    if granted_identity.clone().any(|s| !scope.contains(s)) {
-        return Default::default();
-    }
-    st.x1280
+    let Some(released) = st
+        .x1280
         .open(&identity_purpose(&grant.client_id, account), sealed)
         .and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok())
-        .and_then(|v| v.as_object().cloned())
-        .unwrap_or_default()
+    else {
+        return Default::default();
+    };
+    let Some(claims) = released.get("claims").and_then(|c| c.as_object()) else { return Default::default() };
+    let granted = released.get("scopes").and_then(|s| s.as_str()).unwrap_or("");
+    // The token's identity scopes, within what was granted on the phone.
+    let allowed: Vec<String> = scope
+        .iter()
+        .filter(|s| s.starts_with("identity:") && granted.split_whitespace().any(|g| g == *s))
+        .map(str::to_owned)
+        .collect();
+    ScopeSet::parse(&allowed).map(|set| idseal_x1280::restrict(claims, &set)).unwrap_or_default()
 }
 
 /// The WebSockets an instance holds open, counted in all and per client IP: a socket beyond

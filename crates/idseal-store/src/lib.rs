@@ -46,7 +46,7 @@ pub use bus::{BusMessage, EventBus, MAX_NOTIFICATION_BYTES};
 pub use oauth::{AccessRow, AccessStatus, ClientRow, CodeOutcome, CodeRow, ConsentRow, GrantRow, RefreshRow};
 pub use tlog::{AuditQuery, HashSnapshot, NewEntry, StoredCheckpoint, StoredEntry};
 pub use x1280::{EnrollOutcome, EnrollmentFilter, EnrollmentRow, ServiceRow};
-pub use x1280_sessions::{AttemptOutcome, AuthSessionRow, SessionFilter};
+pub use x1280_sessions::{AttemptOutcome, AuthSessionRow, MAX_PENDING_LISTED, SessionFilter};
 
 /// Errors of the store.
 #[derive(Debug, thiserror::Error)]

@@ -261,9 +261,9 @@ async fn x1280_revoke_cascades_once(db: &TestDb) {
         );
         s.insert_auth_session(&auth_session(&format!("x{n}"), tok, 60)).await.unwrap();
     }
-    let mut done = auth_session("x1-done", "tok1", 60);
-    done.status = "approved".into();
+    let done = auth_session("x1-done", "tok1", 60);
     s.insert_auth_session(&done).await.unwrap();
+    assert!(s.resolve_auth_session("x1-done", "approved", None, None, Some(b"sealed"), t(1)).await.unwrap());
 
     // An unknown reason is refused by the database and changes nothing.
     assert!(s.revoke_enrollment("tok1", "bored", "user", t(5)).await.is_err());
@@ -283,6 +283,11 @@ async fn x1280_revoke_cascades_once(db: &TestDb) {
     let x1 = s.auth_session("x1").await.unwrap().unwrap();
     assert_eq!((x1.status.as_str(), x1.resolved_at), ("expired", Some(t(5))));
     assert_eq!(s.auth_session("x1-done").await.unwrap().unwrap().status, "approved");
+    assert_eq!(
+        s.take_browser_result("x1-done", "bind-1", t(6), 300).await.unwrap(),
+        None,
+        "an approved login no browser collected is not collectable after the revocation"
+    );
     assert_eq!(s.take_verify_attempt("x1", t(6), 3).await.unwrap(), AttemptOutcome::Expired);
 
     // The other token is untouched.

@@ -354,8 +354,8 @@ impl Store {
     }
 
     /// Revoke an enrollment and, in the same transaction, everything its identity holds: browser
-    /// sessions, grants (with their refresh tokens), codes not yet exchanged, and pending X.1280
-    /// sessions (marked `expired`). `reason` is one of `lost_device`, `compromised`,
+    /// sessions, grants (with their refresh tokens), codes not yet exchanged, pending X.1280
+    /// sessions (marked `expired`) and approved ones no browser has collected yet. `reason` is one of `lost_device`, `compromised`,
     /// `expired_document`, `user_request`, `admin` (another is a database error). False if there
     /// is no such enrollment or it was revoked already.
     pub async fn revoke_enrollment(
@@ -391,6 +391,9 @@ impl Store {
                 "UPDATE auth_codes SET used_at = $1 WHERE account_id = $2 AND used_at IS NULL",
                 "UPDATE x1280_sessions SET status = 'expired', resolved_at = $1, reject_reason = 'enrollment_revoked' \
                  WHERE token_id = $2 AND status = 'pending'",
+                // An approved login no browser collected yet is not collected any more.
+                "UPDATE x1280_sessions SET result_sealed = NULL, browser_binding = NULL \
+                 WHERE token_id = $2 AND status = 'approved' AND COALESCE(resolved_at, $1) <= $1",
             ] {
                 sqlx::query(sql).bind(t).bind(token_id).execute(&mut *tx).await?;
             }

@@ -8,6 +8,9 @@ use crate::oauth::conflict;
 use crate::x1280::{Arg, Where, bind_args, count, page_bounds};
 use crate::{BackendKind, Store, StoreError, with_pool};
 
+/// The most pending sessions of one token that [`Store::pending_sessions_for_token`] lists.
+pub const MAX_PENDING_LISTED: i64 = 20;
+
 /// An X.1280 session: live while `pending`, then its audit record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AuthSessionRow {
@@ -293,14 +296,14 @@ impl Store {
         Ok(rows.into_iter().map(Into::into).collect())
     }
 
-    /// The token's pending, unexpired sessions, newest first.
+    /// The token's pending, unexpired sessions, newest first (at most [`MAX_PENDING_LISTED`]).
     pub async fn pending_sessions_for_token(
         &self,
         token_id: &str,
         now: UnixTime,
     ) -> Result<Vec<AuthSessionRow>, StoreError> {
         let args = [Arg::Text(token_id.to_owned()), Arg::Int(now.as_secs())];
-        self.sessions(" WHERE token_id = $1 AND status = 'pending' AND expires_at > $2", &args, i64::MAX, 0).await
+        self.sessions(" WHERE token_id = $1 AND status = 'pending' AND expires_at > $2", &args, MAX_PENDING_LISTED, 0).await
     }
 
     /// A page of sessions matching `f`, newest first, and how many match in all.

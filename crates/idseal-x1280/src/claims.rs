@@ -129,6 +129,32 @@ pub fn name_initial(given_name: &str, family_name: &str) -> String {
     [given, family].into_iter().flatten().map(|i| format!("{i}.")).collect::<Vec<_>>().join(" ")
 }
 
+/// The claim names one identity scope atom releases (the keys [`disclose`] writes for it).
+pub fn claim_names(atom: IdentityScope) -> &'static [&'static str] {
+    match atom {
+        IdentityScope::Name => &["given_name", "family_name"],
+        IdentityScope::GivenName => &["given_name"],
+        IdentityScope::FamilyName => &["family_name"],
+        IdentityScope::DateOfBirth => &["birthdate"],
+        IdentityScope::Nationality => &["nationality"],
+        IdentityScope::Document => &["document_number"],
+        IdentityScope::Photo => &["picture"],
+        IdentityScope::TrustLevel => &["trust_level"],
+        IdentityScope::AgeOver18 => &["age_over_18"],
+        IdentityScope::AgeOver21 => &["age_over_21"],
+        IdentityScope::AgeOver25 => &["age_over_25"],
+        IdentityScope::AgeRange => &["age_range"],
+        IdentityScope::IsEuCitizen => &["is_eu_citizen"],
+        IdentityScope::NameInitial => &["name_initial"],
+    }
+}
+
+/// Keeps only the claims of `claims` that `scopes` releases (by their atoms).
+pub fn restrict(claims: &Map<String, Value>, scopes: &ScopeSet) -> Map<String, Value> {
+    let names: Vec<&str> = scopes.expand().into_iter().flat_map(|a| claim_names(a).iter().copied()).collect();
+    claims.iter().filter(|(k, _)| names.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
 /// The claims `granted` releases about `identity` on the day `today` (see the module docs).
 pub fn disclose(identity: &Identity, granted: &ScopeSet, today: Date) -> Map<String, Value> {
     let atoms = granted.expand();
@@ -193,6 +219,26 @@ mod tests {
 
     fn d(y: i32, m: u8, day: u8) -> Date {
         Date::from_calendar_date(y, Month::try_from(m).unwrap(), day).unwrap()
+    }
+
+    #[test]
+    fn restrict_keeps_only_released_claims() {
+        let mut claims = Map::new();
+        for k in ["given_name", "family_name", "birthdate", "age_over_18"] {
+            claims.insert(k.into(), Value::from(1));
+        }
+        let only = |names: &[&str]| {
+            let set = ScopeSet::parse(&names.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>()).unwrap();
+            let mut keys: Vec<String> = restrict(&claims, &set).keys().cloned().collect();
+            keys.sort();
+            keys
+        };
+        assert_eq!(only(&["identity:given_name"]), ["given_name"]);
+        assert_eq!(only(&["identity:name", "identity:age_over_18"]), ["age_over_18", "family_name", "given_name"]);
+        assert!(only(&[]).is_empty());
+        for atom in IdentityScope::ALL {
+            assert!(!claim_names(atom).is_empty());
+        }
     }
 
     #[test]

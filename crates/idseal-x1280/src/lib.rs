@@ -78,7 +78,7 @@ pub mod session;
 mod spki;
 pub mod tokens;
 
-pub use claims::{acr_rank, disclose, eidas_acr};
+pub use claims::{acr_rank, claim_names, disclose, eidas_acr, restrict};
 pub use device::{DeviceKey, DevicePublicKey, approve_message, channel_message, reject_message, revoke_message};
 pub use error::X1280Error;
 pub use otp::{AutoPassword, OtpSecret, auto_password};

@@ -222,18 +222,29 @@ async fn initiate_refusals(db: &TestDb) {
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
     let stranger = pl.demo.issue_service("stranger", "Bar Le Central", "https://evil.example", &["identity:name"], idseal_types::UnixTime::from_secs(T0 - 60));
     send(json!({"tokenId": tid, "serviceVds": stranger})).await.assert_error(StatusCode::FORBIDDEN, "service_not_registered");
+    // A genuine seal for the registered id but another origin (or not the registered seal).
+    let lookalike = pl.demo.issue_service("bar-le-central", "Bar Le Central", "https://bar-login.example", &["identity:name"], idseal_types::UnixTime::from_secs(T0 - 60));
+    send(json!({"tokenId": tid, "serviceVds": lookalike})).await.assert_error(StatusCode::FORBIDDEN, "service_vds_mismatch");
     // Legacy service id: allowed, shown unverified; defaults apply.
     let r = send(json!({"tokenId": tid, "serviceId": "bar-le-central"})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     let row = pl.s.state.store.auth_session(r.json()["sessionId"].as_str().unwrap()).await.unwrap().unwrap();
     assert!(!row.service_verified);
     assert_eq!(row.requested_scopes, "identity:name");
-    // Over the per-IP limit (10 per minute).
+    // Over the per-IP limit (10 per minute), and over the per-identity limit from many addresses
+    // (10 per minute: no flood of prompts on one phone).
+    let other = pl.phone(2).await;
     let mut last = StatusCode::OK;
     for _ in 0..12 {
-        last = post("/auth/initiate").json(&json!({"tokenId": tid, "serviceVds": svc}).to_string()).from("10.9.9.9").send(&pl.s.app).await.status;
+        last = post("/auth/initiate").json(&json!({"tokenId": other.token_id, "serviceVds": svc}).to_string()).from("10.9.9.9").send(&pl.s.app).await.status;
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+    let mut statuses = Vec::new();
+    for i in 0..12 {
+        let ip = format!("10.8.0.{i}");
+        statuses.push(post("/auth/initiate").json(&json!({"tokenId": tid, "serviceVds": svc}).to_string()).from(&ip).send(&pl.s.app).await.status);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 3, "{statuses:?}");
 }
 
 async fn verify_refusals(db: &TestDb) {

@@ -60,9 +60,16 @@ async fn oidc_login_with_the_phone(db: &TestDb) {
     assert_eq!(push["serviceUrl"], "https://rp.example");
     assert_eq!(push["scopes"], "identity:age_over_18 identity:name");
     let session = push["sessionId"].as_str().unwrap();
-    // Another browser cannot collect the login.
+    // Another browser cannot collect the login; nor can this browser collect it for another
+    // client's request (the binding covers the exact request).
     let mut other = Browser::default();
     assert_eq!(other.get(s, &wait_url).await.status, StatusCode::FORBIDDEN);
+    let evil = client(s, json!({"scope": "openid identity:name identity:age_over_18 identity:date_of_birth"})).await;
+    let swapped_request = authorize_url(&evil.id, "openid identity:name identity:age_over_18", &[]);
+    let swapped = wait_url.split("&return_to=").next().unwrap().to_owned()
+        + "&return_to="
+        + &form_urlencoded::byte_serialize(swapped_request.as_bytes()).collect::<String>();
+    assert_eq!(b.get(s, &swapped).await.status, StatusCode::FORBIDDEN);
     let r = pl.verify(&approve(&phone, &phone.key, session, &code, T0, &["identity:age_over_18"])).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert!(r.json().get("jwt").is_none(), "OIDC logins finish in the browser");

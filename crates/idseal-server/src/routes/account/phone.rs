@@ -46,9 +46,19 @@ pub fn form(csrf: &str, return_to: &str, note: Option<&str>) -> String {
     )
 }
 
-fn binding_mac(st: &AppState, cookie: &str) -> String {
-    let mac = idseal_x1280::ws_token(&st.x1280.binding, &format!("phone-binding|{cookie}"));
-    format!("b1.{mac}")
+/// The MAC stored with the login session: it binds the session to this browser's cookie and to
+/// the exact request it was started for (`return_to`), so that an approval cannot be collected
+/// for another client or another authorization request.
+fn binding_mac(st: &AppState, cookie: &str, return_to: &str) -> String {
+    let request = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, return_to.as_bytes());
+    let request: String = request.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    let mac = idseal_x1280::ws_token(&st.x1280.binding, &format!("phone-binding|{cookie}|{request}"));
+    format!("b2.{mac}")
+}
+
+/// The service id a phone login for `return_to` runs under.
+fn service_id_for(pending: Option<&(Client, ValidatedAuthorization)>) -> String {
+    pending.map_or_else(|| "idseal".to_owned(), |(c, _)| format!("oidc:{}", c.client_id))
 }
 
 fn error_page(title: &str, message: &str, retry: &str) -> Response {
@@ -76,7 +86,7 @@ fn service_for(st: &AppState, pending: Option<&(Client, ValidatedAuthorization)>
                 .map(|u| u.origin().ascii_serialization())
                 .unwrap_or_else(|_| v.redirect_uri.clone());
             Ok(ServiceIdentity {
-                id: format!("oidc:{}", client.client_id),
+                id: service_id_for(pending),
                 name: client.name.clone(),
                 url,
                 verified: false,
@@ -85,7 +95,7 @@ fn service_for(st: &AppState, pending: Option<&(Client, ValidatedAuthorization)>
             })
         }
         None => Ok(ServiceIdentity {
-            id: "idseal".into(),
+            id: service_id_for(None),
             name: "Your account".into(),
             url: st.settings.issuer.clone(),
             verified: true,
@@ -136,8 +146,8 @@ async fn start_inner(st: &AppState, meta: &Meta, pairs: &[(String, String)]) -> 
         }
     }
     let cookie = B64.encode(random::<32>()?);
-    let started =
-        start_session(st, meta, &enrollment, &service, &service.defaults, Some(binding_mac(st, &cookie))).await?;
+    let binding = binding_mac(st, &cookie, &return_to);
+    let started = start_session(st, meta, &enrollment, &service, &service.defaults, Some(binding)).await?;
     let wait = format!(
         "/login/phone/wait?{}",
         form_urlencoded::Serializer::new(String::new())
@@ -175,7 +185,7 @@ async fn wait_inner(st: &AppState, meta: &Meta, q: &WaitQuery) -> Result<Respons
             .into_response()
     };
     let Some(cookie) = meta.cookies.get(PHONE_COOKIE) else { return Ok(foreign()) };
-    let mac = binding_mac(st, cookie);
+    let mac = binding_mac(st, cookie, &return_to);
     if !idseal_x1280::is_session_id(&q.session) {
         return Ok(foreign());
     }
@@ -221,6 +231,18 @@ async fn finish(
     return_to: &str,
 ) -> Result<Response, ApiError> {
     let retry = login_link(return_to);
+    // The request must still be valid and be the one the phone approved (the binding covers
+    // `return_to`; the service id is checked again), and the identity must still be usable.
+    let pending = match pending_request(st, return_to).await {
+        Ok(p) => p,
+        Err(why) => return Ok(error_page("Sign-in refused", &why, "/account")),
+    };
+    if row.service_id != service_id_for(pending.as_ref()) {
+        return Ok(error_page("Sign-in refused", "This approval was for another application.", &retry));
+    }
+    if let Err(ApiError::Coded { description, .. }) = usable_enrollment(st, &row.token_id).await {
+        return Ok(error_page("Sign-in refused", &description, &retry));
+    }
     let now = st.clock.now();
     let taken = st.store.take_browser_result(&row.session_id, mac, now, crate::x1280::RESULT_COLLECT_SECS).await;
     let Some(sealed) = taken.map_err(ApiError::internal)? else {
@@ -237,10 +259,6 @@ async fn finish(
         .details(serde_json::json!({"method": "x1280", "login_session": row.session_id}));
     oidc::audit(st, meta, ev).await?;
     let clear = web::clear_cookie(PHONE_COOKIE);
-    let pending = match pending_request(st, return_to).await {
-        Ok(p) => p,
-        Err(why) => return Ok(error_page("Sign-in refused", &why, "/account")),
-    };
     let Some((client, v)) = pending else {
         return Ok(web::see_other("/account", vec![cookie, clear]));
     };

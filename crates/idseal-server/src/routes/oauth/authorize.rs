@@ -262,26 +262,36 @@ pub async fn finish_phone_login(
     login: &PhoneLogin,
     cookies: Vec<axum::http::HeaderValue>,
 ) -> Result<Response, ApiError> {
-    // Identity scopes as granted on the phone; the other scopes as requested.
-    let granted: Vec<&str> = login.granted.split_whitespace().collect();
+    // The identity scopes exactly as granted on the phone (they may narrow the request, e.g.
+    // `identity:given_name` for `identity:name`), `openid`, and the other requested scopes only
+    // where the user consented to them before: the phone showed the identity scopes only.
+    let remembered = st
+        .store
+        .consent(&session.account_id, &client.client_id)
+        .await
+        .map_err(ApiError::internal)?
+        .and_then(|s| ScopeSet::parse(&s).ok())
+        .unwrap_or_default();
     let scope: ScopeSet = v
         .scope
         .iter()
-        .filter(|s| !s.starts_with("identity:") || granted.contains(s))
+        .filter(|s| *s == "openid" || (!s.starts_with("identity:") && remembered.contains(s)))
         .map(str::to_owned)
+        .chain(login.granted.split_whitespace().map(str::to_owned))
         .collect();
     let now = st.clock.now();
     st.store
-        .grant_consent(&session.account_id, &client.client_id, &scope.to_string(), now)
+        .grant_consent(&session.account_id, &client.client_id, &remembered.union(&scope).to_string(), now)
         .await
         .map_err(ApiError::internal)?;
     let ev = AuditEvent::new(AuditEventKind::ConsentGrant, now, session.account_id.clone())
         .subject(session.account_id.clone())
         .details(serde_json::json!({"client_id": client.client_id, "scope": scope.to_string(), "via": "phone"}));
     oidc::audit(st, meta, ev).await?;
+    let released = serde_json::json!({"scopes": login.granted, "claims": login.claims});
     let sealed = st.x1280.seal(
         &crate::x1280::identity_purpose(&client.client_id, &session.account_id),
-        login.claims.to_string().as_bytes(),
+        released.to_string().as_bytes(),
     )?;
     let issued = IssuedFrom {
         acr: login.acr.clone(),

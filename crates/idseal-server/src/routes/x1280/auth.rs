@@ -164,6 +164,18 @@ async fn identify_service(st: &AppState, meta: &Meta, req: &InitiateRequest) -> 
             let Some(s) = registered(&svc.service_id).await? else {
                 return Err(ApiError::coded(403, "service_not_registered", "this service is not registered here"));
             };
+            // The seal must be the registered one (when one was registered) and name the
+            // registered origin: another issuer's seal for the same id cannot show another origin.
+            let fingerprint_ok = s.vds_fingerprint.as_deref().is_none_or(|fp| {
+                aws_lc_rs::constant_time::verify_slices_are_equal(fp.as_bytes(), report.fingerprint.as_bytes()).is_ok()
+            });
+            if !fingerprint_ok || svc.url != s.url {
+                return Err(ApiError::coded(
+                    403,
+                    "service_vds_mismatch",
+                    "this seal is not the one registered for the service",
+                ));
+            }
             // The seal's scopes and the registry's both bound the request.
             let seal_scopes = ScopeSet::parse(&svc.scopes)
                 .map_err(|e| ApiError::coded(400, "invalid_service_vds", e.to_string()))?;
@@ -354,7 +366,11 @@ async fn resolve(
     if !won {
         return Err(ApiError::coded(404, "session_not_found", "the session was already resolved or expired"));
     }
-    publish_event(st, &session.session_id, &event).await?;
+    // The resolution is committed: a lost event must not lose the phone's answer or its audit
+    // entry (the browser's socket reads the row when its deadline passes).
+    if let Err(e) = publish_event(st, &session.session_id, &event).await {
+        tracing::warn!(error = ?e, "login event not published");
+    }
     let kind = if status == "approved" { AuditEventKind::AuthApprove } else { AuditEventKind::AuthReject };
     let ev = AuditEvent::new(kind, now, session.token_id.clone())
         .subject(session.token_id.clone())

@@ -78,12 +78,16 @@ pub async fn enroll(
     meta: Meta,
     ApiJson(req): ApiJson<EnrollRequest>,
 ) -> Result<Json<EnrollResponse>, ApiError> {
-    check_ident("deviceId", &req.device_id, 128)?;
-    if let Some(t) = &req.fcm_token {
-        check_ident("fcmToken", t, 4096)?;
-    }
-    let key = DevicePublicKey::from_pem(&req.public_key_pem)
-        .map_err(|e| ApiError::coded(400, "invalid_public_key", e.to_string()))?;
+    let checked = check_ident("deviceId", &req.device_id, 128)
+        .and_then(|()| req.fcm_token.as_deref().map_or(Ok(()), |t| check_ident("fcmToken", t, 4096)))
+        .and_then(|()| {
+            DevicePublicKey::from_pem(&req.public_key_pem)
+                .map_err(|e| ApiError::coded(400, "invalid_public_key", e.to_string()))
+        });
+    let key = match checked {
+        Ok(k) => k,
+        Err(e) => return Err(refused(&st, &meta, "request", e).await),
+    };
     let report = match verify_seal(&st, req.vds_data.trim(), "invalid_vds").await {
         Ok(r) => r,
         Err(e) => return Err(refused(&st, &meta, "seal", e).await),
@@ -179,7 +183,8 @@ pub async fn self_revoke(
     if enrollment.is_revoked {
         return Err(ApiError::coded(409, "already_revoked", "this enrollment is already revoked"));
     }
-    if (now.as_secs() - req.timestamp).abs() > idseal_x1280::TIMESTAMP_SKEW_SECS {
+    let skew = now.as_secs().checked_sub(req.timestamp).map(i64::unsigned_abs);
+    if skew.is_none_or(|s| s > idseal_x1280::TIMESTAMP_SKEW_SECS.unsigned_abs()) {
         return Err(ApiError::coded(401, "timestamp_skew", "the timestamp is not within 30 seconds of the server's"));
     }
     let key = DevicePublicKey::from_pem(&enrollment.public_key_pem).map_err(ApiError::internal)?;
@@ -196,8 +201,7 @@ pub async fn revoke(st: &AppState, meta: &Meta, token_id: &str, reason: &str, by
     if !st.store.revoke_enrollment(token_id, reason, by, now).await.map_err(ApiError::internal)? {
         return Err(ApiError::coded(409, "already_revoked", "this enrollment is absent or already revoked"));
     }
-    let topic = format!("{}{token_id}", crate::x1280::DEVICE_TOPIC);
-    st.store.bus().publish(&topic, &json!({"type": "_revoked"}).to_string()).await.map_err(ApiError::internal)?;
+    crate::x1280::publish_device_event(st, token_id, &json!({"type": "_revoked"})).await?;
     let ev = AuditEvent::new(AuditEventKind::EnrollmentRevoke, now, by.to_owned())
         .subject(token_id.to_owned())
         .request(meta.ip, meta.user_agent.clone())

@@ -187,10 +187,15 @@ async fn run_session(st: &AppState, mut socket: WebSocket, session_id: &str, tok
                 Some(Ok(_)) => {}
             },
             () = tokio::time::sleep_until(deadline) => {
-                // The sweeper announces expiry; this is the fallback if no event came.
+                // The sweeper announces expiry; this is the fallback if no event came: the row
+                // says what happened (an approval whose event was lost is not "expired").
                 let _ = crate::x1280::expire_sessions(st).await;
-                let _ = send(&mut socket, &json!({"type": "expired"})).await;
-                return close(socket, NORMAL, "expired").await;
+                let status = match st.store.auth_session(session_id).await {
+                    Ok(Some(r)) if r.status != "pending" => r.status,
+                    _ => "expired".to_owned(),
+                };
+                let _ = send(&mut socket, &json!({"type": status, "resolved": true})).await;
+                return close(socket, NORMAL, "resolved").await;
             }
         }
     }
@@ -260,7 +265,7 @@ async fn run_device(st: &AppState, mut socket: WebSocket, token_id: &str) {
     let topic = format!("{DEVICE_TOPIC}{token_id}");
     let Ok(mut bus) = st.store.bus().subscribe().await else { return close(socket, 1011, "server error").await };
     let me = SocketId::new();
-    if let Err(e) = st.store.bus().publish(&topic, &me.notice().to_string()).await {
+    if let Err(e) = crate::x1280::publish_device_event(st, &token_id, &me.notice()).await {
         tracing::warn!(error = %e, "device channel: replace notice");
     }
     if !send(&mut socket, &json!({"type": "ready"})).await {
@@ -279,7 +284,7 @@ async fn run_device(st: &AppState, mut socket: WebSocket, token_id: &str) {
         tokio::select! {
             msg = bus.recv() => match msg {
                 Ok(BusMessage { topic: t, payload }) if t == topic => {
-                    let Ok(ev) = serde_json::from_str::<serde_json::Value>(&payload) else { continue };
+                    let Some(ev) = crate::x1280::open_device_event(st, &token_id, &payload) else { continue };
                     if let Some(sid) = ev.get("sessionId").and_then(|v| v.as_str()) {
                         if let Ok(Some(row)) = st.store.auth_session(sid).await
                             && row.status == "pending" && row.token_id == token_id
