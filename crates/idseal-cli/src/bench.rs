@@ -3,7 +3,8 @@
 //! /health throughput of a real `idseal serve` process) to `foundation.json`, `vds` (see
 //! [`crate::bench_vds`]) to `vds.json`, `tlog` (see [`crate::bench_tlog`]) to `tlog.json`,
 //! `oauth` (see [`crate::bench_oauth`]) to `oauth.json`, `trust` (see [`crate::bench_trust`]) to
-//! `trust.json`; `all` (the default) runs them all.
+//! `trust.json`, `passwordless` (see [`bench_passwordless`]) to `passwordless.json`; `all` (the
+//! default) runs them all.
 //!
 //! Raw limits: process start-up is compared with spawning `idseal --version` (exec and
 //! dynamic loading, nothing of ours); /health throughput with in-process `SELECT 1` round
@@ -20,6 +21,10 @@ use std::time::{Duration, Instant};
 use clap::{Args, ValueEnum};
 use idseal_store::{ConnectOptions, Store};
 
+// Declared here rather than in main.rs (owned by another change at the time); the file sits
+// next to the other suites.
+use crate::bench_passwordless;
+
 /// Which benchmarks to run.
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Suite {
@@ -35,6 +40,9 @@ pub(crate) enum Suite {
     /// Full VDS verification through the chain of trust (signed XML lists) against raw ECDSA
     /// P-256 verification (`trust.json`).
     Trust,
+    /// X.1280 passwordless logins (initiate + device verify + result) through the HTTP server
+    /// against the raw crypto one login needs (`passwordless.json`).
+    Passwordless,
     /// All of the above.
     All,
     /// Internal: the SoftHSM2 issuance figures, run in a child process that has its own
@@ -78,7 +86,16 @@ pub(crate) struct BenchArgs {
     /// Seconds per single-thread measurement (trust suite; the cost-split parts get half).
     #[arg(long, default_value_t = 2.0)]
     trust_seconds: f64,
-    /// PostgreSQL server for the tlog and oauth suites' PostgreSQL figures (a fresh database is created
+    /// Phones enrolled before the logins (passwordless suite).
+    #[arg(long, default_value_t = 256)]
+    passwordless_phones: usize,
+    /// Seconds of the closed-loop peak run (passwordless suite; the serviceId run gets half).
+    #[arg(long, default_value_t = 6.0)]
+    passwordless_seconds: f64,
+    /// Seconds of the fixed-rate latency run at half the peak (passwordless suite).
+    #[arg(long, default_value_t = 5.0)]
+    passwordless_latency_seconds: f64,
+    /// PostgreSQL server for the tlog, oauth and passwordless suites' PostgreSQL figures (a fresh database is created
     /// next to the one named and dropped after); default `IDSEAL_TEST_DATABASE_URL`.
     #[arg(long, env = "IDSEAL_TEST_DATABASE_URL")]
     database_url: Option<String>,
@@ -356,6 +373,26 @@ async fn run_suites(args: &BenchArgs) -> anyhow::Result<()> {
         let _ = writeln!(std::io::stdout(), "{}", crate::bench_trust::summary(&v));
         let _ = writeln!(std::io::stdout(), "results written to {}", path.display());
     }
+    if matches!(args.suite, Suite::Passwordless | Suite::All) {
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        if !(positive(args.passwordless_seconds) && positive(args.passwordless_latency_seconds)) {
+            anyhow::bail!("--passwordless-seconds and --passwordless-latency-seconds must be positive numbers");
+        }
+        if args.passwordless_phones == 0 {
+            anyhow::bail!("--passwordless-phones must be at least 1");
+        }
+        let sizes = bench_passwordless::Sizes {
+            phones: args.passwordless_phones,
+            seconds: args.passwordless_seconds,
+            latency_seconds: args.passwordless_latency_seconds,
+            raw_seconds: 0.5,
+            concurrency: args.concurrency,
+        };
+        let v = bench_passwordless::measure(sizes, args.database_url.as_deref()).await?;
+        let path = write_result(&args.out_dir, "passwordless.json", &v)?;
+        let _ = writeln!(std::io::stdout(), "{}", bench_passwordless::summary(&v));
+        let _ = writeln!(std::io::stdout(), "results written to {}", path.display());
+    }
     Ok(())
 }
 
@@ -396,6 +433,9 @@ mod tests {
         assert!(w.args.suite == Suite::Oauth);
         let w = Wrap::try_parse_from(["bench", "--suite", "trust"]).unwrap();
         assert!(w.args.suite == Suite::Trust);
+        let w = Wrap::try_parse_from(["bench", "--suite", "passwordless", "--passwordless-phones", "8"]).unwrap();
+        assert!(w.args.suite == Suite::Passwordless);
+        assert_eq!(w.args.passwordless_phones, 8);
         assert!(Wrap::try_parse_from(["bench", "--suite", "nope"]).is_err());
     }
 }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_oauth;
+mod bench_passwordless;
 mod bench_tlog;
 mod bench_trust;
 mod bench_vds;

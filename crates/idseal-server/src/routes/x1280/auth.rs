@@ -274,7 +274,7 @@ pub async fn verify(
     };
     let response = DeviceResponse { otp: req.otp.clone(), timestamp: req.timestamp, signature_der, decision };
     let checked = check(&st, &session, &token_id, &response).await;
-    let decision = match checked {
+    let (decision, enrollment) = match checked {
         Ok(d) => d,
         Err(e) => return Err(failed(&st, &meta, &session, e).await),
     };
@@ -289,18 +289,20 @@ pub async fn verify(
                 expires_at: None,
             }))
         }
-        Decision::Approve { granted } => approve(&st, &meta, &session, &granted, req.vds_data.as_deref()).await,
+        Decision::Approve { granted } => {
+            approve(&st, &meta, &session, &enrollment, &granted, req.vds_data.as_deref()).await
+        }
     }
 }
 
 /// The core's checks against the enrolled key; a token id that is not the session's counts as
-/// a wrong signature.
+/// a wrong signature. Returns the decision and the enrollment it was checked against.
 async fn check(
     st: &AppState,
     session: &AuthSessionRow,
     token_id: &str,
     resp: &DeviceResponse,
-) -> Result<Decision, ApiError> {
+) -> Result<(Decision, EnrollmentRow), ApiError> {
     let now = st.clock.now();
     if token_id != session.token_id {
         return Err(core_error(&idseal_x1280::X1280Error::InvalidSignature));
@@ -314,7 +316,8 @@ async fn check(
         expires_at: session.expires_at,
     };
     let expected = crate::x1280::otp(st, session)?;
-    idseal_x1280::check_response(&pending, &expected, &key, resp, now).map_err(|e| core_error(&e))
+    let decision = idseal_x1280::check_response(&pending, &expected, &key, resp, now).map_err(|e| core_error(&e))?;
+    Ok((decision, enrollment))
 }
 
 /// A failed attempt: recorded; the third one ends the session ("Too many attempts").
@@ -392,7 +395,7 @@ async fn resolve(
 /// verify: expiry and revocation list), and the `acr` of its trust level.
 pub async fn disclose(
     st: &AppState,
-    session: &AuthSessionRow,
+    enrollment: &EnrollmentRow,
     granted: &ScopeSet,
     vds_data: Option<&str>,
 ) -> Result<(serde_json::Map<String, serde_json::Value>, &'static str), ApiError> {
@@ -400,7 +403,6 @@ pub async fn disclose(
         return Err(ApiError::InvalidRequest("vdsData (the enrolled seal) is required to approve".into()));
     };
     let report = verify_seal(st, text.trim(), "invalid_vds").await?;
-    let enrollment = usable_enrollment(st, &session.token_id).await?;
     if aws_lc_rs::constant_time::verify_slices_are_equal(
         report.fingerprint.as_bytes(),
         enrollment.vds_fingerprint.as_bytes(),
@@ -422,10 +424,11 @@ async fn approve(
     st: &AppState,
     meta: &Meta,
     session: &AuthSessionRow,
+    enrollment: &EnrollmentRow,
     granted: &ScopeSet,
     vds_data: Option<&str>,
 ) -> Result<Json<VerifyResponse>, ApiError> {
-    let (claims, acr) = disclose(st, session, granted, vds_data).await?;
+    let (claims, acr) = disclose(st, enrollment, granted, vds_data).await?;
     if session.browser_binding.is_some() {
         // An OIDC login: the browser that started it collects the result (sealed until then).
         let result = json!({"granted": granted.to_space_separated(), "claims": claims, "acr": acr});
