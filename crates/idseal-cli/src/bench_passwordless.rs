@@ -31,13 +31,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::demo_chain::DemoChain;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, RandomizedNonceKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use idseal_keys::{Algorithm, SigningKey};
 use idseal_server::config::Config;
 use idseal_server::state::{AppState, SystemClock};
-use crate::demo_chain::DemoChain;
 use idseal_trust::{VerifiedChain, verify_vds_with};
 use idseal_types::{Clock as _, UnixTime};
 use idseal_x1280::{DeviceKey, MacKey, OtpSecret};

@@ -2,7 +2,6 @@
 
 use serde_json::{Value, json};
 
-
 /// What the discovery document depends on.
 #[derive(Clone, Copy, Debug)]
 pub struct DiscoveryInput<'a> {
@@ -81,7 +80,13 @@ mod tests {
         assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
         assert_eq!(d["scopes_supported"], json!(crate::scope::supported()));
         assert!(d["scopes_supported"].as_array().unwrap().iter().any(|s| s == "identity:age_over_18"));
-        assert!(json!(crate::scope::KNOWN).as_array().unwrap().iter().all(|k| d["scopes_supported"].as_array().unwrap().contains(k)));
+        assert!(
+            json!(crate::scope::KNOWN)
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|k| d["scopes_supported"].as_array().unwrap().contains(k))
+        );
         assert!(d.get("registration_endpoint").is_none());
         assert!(d.get("userinfo_signing_alg_values_supported").is_none());
         let d = document(&DiscoveryInput { issuer: "https://id.example", id_token_algs: &[], registration: true });

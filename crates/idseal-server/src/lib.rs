@@ -99,10 +99,7 @@ pub fn router(state: AppState) -> Router {
         .route("/ws/device/{token_id}", get(routes::x1280::ws::device_socket))
         .route("/login/phone", post(routes::account::phone::start))
         .route("/login/phone/wait", get(routes::account::phone::wait))
-        .route(
-            "/admin/services",
-            get(routes::x1280::admin::list_services).post(routes::x1280::admin::register_service),
-        )
+        .route("/admin/services", get(routes::x1280::admin::list_services).post(routes::x1280::admin::register_service))
         .route("/admin/services/{id}", axum::routing::delete(routes::x1280::admin::delete_service))
         .route("/admin/enrollments", get(routes::x1280::admin::list_enrollments))
         .route("/admin/enrollments/{token_id}", get(routes::x1280::admin::enrollment_detail))

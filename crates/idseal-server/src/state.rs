@@ -75,7 +75,10 @@ fn load_anchors(cfg: &crate::config::TrustConfig) -> Result<Option<Arc<idseal_tr
             .map_err(|e| StartError::Trust(format!("trust.governance_signers: {}: {e}", path.display())))?;
         signers.push(der);
     }
-    Ok(Some(Arc::new(idseal_trust::TrustAnchors { governance_location: location.clone(), governance_signers: signers })))
+    Ok(Some(Arc::new(idseal_trust::TrustAnchors {
+        governance_location: location.clone(),
+        governance_signers: signers,
+    })))
 }
 
 /// The system clock; the only place wall-clock time enters.
@@ -228,10 +231,7 @@ impl AppState {
             anchors,
             x1280: Arc::new(x1280),
             push,
-            sockets: Arc::new(crate::x1280::SocketSlots::new(
-                settings_sockets.0,
-                settings_sockets.1,
-            )),
+            sockets: Arc::new(crate::x1280::SocketSlots::new(settings_sockets.0, settings_sockets.1)),
         };
         state.update_key_gauge();
         let bootstrap_token = state.issue_bootstrap_token().await?;

@@ -287,7 +287,11 @@ pub fn open_device_event(st: &AppState, token_id: &str, payload: &str) -> Option
 /// Publishes a browser event of a session (sealed: it may carry the result JWT).
 pub async fn publish_event(st: &AppState, session_id: &str, event: &serde_json::Value) -> Result<(), ApiError> {
     let sealed = st.x1280.seal(&format!("bus|{session_id}"), event.to_string().as_bytes())?;
-    st.store.bus().publish(&format!("{SESSION_TOPIC}{session_id}"), &B64.encode(sealed)).await.map_err(ApiError::internal)
+    st.store
+        .bus()
+        .publish(&format!("{SESSION_TOPIC}{session_id}"), &B64.encode(sealed))
+        .await
+        .map_err(ApiError::internal)
 }
 
 /// Opens a browser event published by [`publish_event`].

@@ -463,7 +463,9 @@ async fn x1280_resolve_concurrent_single_use(db: &TestDb) {
         let s = if i % 2 == 0 { a.clone() } else { b.clone() };
         tasks.push(tokio::spawn(async move {
             let granted = format!("openid g{i}");
-            s.resolve_auth_session("x1", "approved", Some(&granted), None, None, t(2)).await.map(|won| won.then_some(granted))
+            s.resolve_auth_session("x1", "approved", Some(&granted), None, None, t(2))
+                .await
+                .map(|won| won.then_some(granted))
         }));
     }
     let mut winners = Vec::new();

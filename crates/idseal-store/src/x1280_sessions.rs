@@ -303,7 +303,8 @@ impl Store {
         now: UnixTime,
     ) -> Result<Vec<AuthSessionRow>, StoreError> {
         let args = [Arg::Text(token_id.to_owned()), Arg::Int(now.as_secs())];
-        self.sessions(" WHERE token_id = $1 AND status = 'pending' AND expires_at > $2", &args, MAX_PENDING_LISTED, 0).await
+        self.sessions(" WHERE token_id = $1 AND status = 'pending' AND expires_at > $2", &args, MAX_PENDING_LISTED, 0)
+            .await
     }
 
     /// A page of sessions matching `f`, newest first, and how many match in all.

@@ -3,6 +3,7 @@
 //! Pure: the caller's [`ListSource`] supplies the lists (a cache wraps it) and `now`.
 
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_ASN1, UnparsedPublicKey};
+use idseal_der::{Reader, Tlv, tag};
 use idseal_types::UnixTime;
 use idseal_vds::{SigningCertificate, VdsError};
 
@@ -431,24 +432,16 @@ fn subject_names(der: &[u8], reference: &idseal_vds::CertificateReference) -> bo
 
 // ---- the little X.509 reading the walk needs (the CA's id and key, a signature check) ----
 
-/// One DER TLV: tag, content, the whole encoding, and the rest of the input.
-type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
-
-fn tlv(input: &[u8]) -> Option<Tlv<'_>> {
-    let (&tag, rest) = input.split_first()?;
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = match first {
-        0..=0x7F => (usize::from(first), rest),
-        0x81..=0x84 => {
-            let n = usize::from(first & 0x7F);
-            let (bytes, rest) = rest.split_at_checked(n)?;
-            (bytes.iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)), rest)
-        }
-        _ => return None,
-    };
-    let (content, rest) = rest.split_at_checked(len)?;
-    let whole = input.get(..input.len() - rest.len())?;
-    Some((tag, content, whole, rest))
+/// The fields of a certificate's TBSCertificate (`Certificate` and `TBSCertificate` must be
+/// SEQUENCEs; every field must be well-formed DER).
+fn tbs_fields(der: &[u8]) -> Option<Vec<Tlv<'_>>> {
+    let mut cert = Reader::new(der).sequence("Certificate").ok()?;
+    let mut tbs = cert.sequence("TBSCertificate").ok()?;
+    let mut fields = Vec::new();
+    while !tbs.is_empty() {
+        fields.push(tbs.read().ok()?);
+    }
+    Some(fields)
 }
 
 /// The facts of a CA certificate the walk needs.
@@ -463,79 +456,62 @@ struct CaFacts {
     not_after: UnixTime,
 }
 
-/// An X.509 time (UTCTime `YYMMDDHHMMSSZ` or GeneralizedTime `YYYYMMDDHHMMSSZ`).
-fn x509_time(tag: u8, content: &[u8]) -> Option<UnixTime> {
-    let text = std::str::from_utf8(content).ok()?;
-    let full = match (tag, text.len()) {
-        (0x17, 13) => {
-            let yy: u32 = text.get(..2)?.parse().ok()?;
-            format!("{}{text}", if yy < 50 { "20" } else { "19" })
-        }
-        (0x18, 15) => text.to_owned(),
-        _ => return None,
-    };
-    let p = |a: usize, b: usize| full.get(a..b);
-    let iso = format!("{}-{}-{}T{}:{}:{}Z", p(0, 4)?, p(4, 6)?, p(6, 8)?, p(8, 10)?, p(10, 12)?, p(12, 14)?);
-    if full.get(14..) != Some("Z") {
-        return None;
-    }
-    crate::lists::parse_datetime(&iso).ok()
+/// The (notBefore, notAfter) of a Validity's content: UTCTime `YYMMDDHHMMSSZ` or
+/// GeneralizedTime `YYYYMMDDHHMMSSZ`, either for any year.
+fn validity_times(validity: &[u8]) -> Option<(UnixTime, UnixTime)> {
+    let mut r = Reader::new(validity);
+    let not_before = r.time().ok()?.unix_secs;
+    let not_after = r.time().ok()?.unix_secs;
+    Some((UnixTime::from_secs(not_before), UnixTime::from_secs(not_after)))
 }
 
 /// The (notBefore, notAfter) of any X.509 certificate.
 fn cert_validity(der: &[u8]) -> Option<(UnixTime, UnixTime)> {
-    let (_, cert, _, _) = tlv(der)?;
-    let (_, tbs, _, _) = tlv(cert)?;
-    let mut rest = tbs;
-    let mut fields = Vec::new();
-    while let Some((tag, content, _, r)) = tlv(rest) {
-        fields.push((tag, content));
-        rest = r;
+    match tbs_fields(der)?.as_slice() {
+        [Tlv { tag: 0xA0, .. }, _, _, _, Tlv { tag: tag::SEQUENCE, content: validity, .. }, ..] => {
+            validity_times(validity)
+        }
+        _ => None,
     }
-    let validity = match fields.as_slice() {
-        [(0xA0, _), _, _, _, (0x30, validity), ..] => *validity,
-        _ => return None,
-    };
-    let (t1, c1, _, rest) = tlv(validity)?;
-    let (t2, c2, _, _) = tlv(rest)?;
-    Some((x509_time(t1, c1)?, x509_time(t2, c2)?))
 }
 
 fn ca_facts(der: &[u8]) -> Result<CaFacts, TrustError> {
     let bad = || TrustError::Certificate("CA certificate is not the expected X.509".to_owned());
-    let (_, cert, _, _) = tlv(der).ok_or_else(bad)?;
-    let (_, tbs, _, _) = tlv(cert).ok_or_else(bad)?;
-    let mut rest = tbs;
-    let mut fields = Vec::new();
-    while let Some((tag, content, _, r)) = tlv(rest) {
-        fields.push((tag, content));
-        rest = r;
-    }
+    let fields = tbs_fields(der).ok_or_else(bad)?;
     // [0] version, serial, signature algorithm, issuer, validity, subject, SPKI, ...
     let (validity, subject, spki) = match fields.as_slice() {
-        [(0xA0, _), _, _, _, (0x30, validity), (0x30, subject), (0x30, spki), ..] => (*validity, *subject, *spki),
+        [
+            Tlv { tag: 0xA0, .. },
+            _,
+            _,
+            _,
+            Tlv { tag: tag::SEQUENCE, content: validity, .. },
+            Tlv { tag: tag::SEQUENCE, content: subject, .. },
+            Tlv { tag: tag::SEQUENCE, content: spki, .. },
+            ..,
+        ] => (*validity, *subject, *spki),
         _ => return Err(bad()),
     };
-    let (t1, c1, _, rest) = tlv(validity).ok_or_else(bad)?;
-    let (t2, c2, _, _) = tlv(rest).ok_or_else(bad)?;
-    let not_before = x509_time(t1, c1).ok_or_else(bad)?;
-    let not_after = x509_time(t2, c2).ok_or_else(bad)?;
+    let (not_before, not_after) = validity_times(validity).ok_or_else(bad)?;
     let mut ca_id = None;
-    let mut rdns = subject;
-    while let Some((_, set, _, r)) = tlv(rdns) {
-        rdns = r;
-        let Some((_, atv, _, _)) = tlv(set) else { continue };
-        if let Some((0x06, oid, _, value)) = tlv(atv)
+    let mut rdns = Reader::new(subject);
+    while !rdns.is_empty() {
+        let mut set = Reader::new(rdns.read().map_err(|_| bad())?.content);
+        if set.is_empty() {
+            continue;
+        }
+        let mut atv = Reader::new(set.read().map_err(|_| bad())?.content);
+        if let Ok(Tlv { tag: tag::OID, content: oid, .. }) = atv.read()
             && oid == [0x55, 0x04, 0x05]
-            && let Some((_, v, _, _)) = tlv(value)
+            && let Ok(value) = atv.read()
         {
-            ca_id = std::str::from_utf8(v).ok().map(str::to_owned);
+            ca_id = std::str::from_utf8(value.content).ok().map(str::to_owned);
         }
     }
-    let (_, _, _, key) = tlv(spki).ok_or_else(bad)?;
-    let (_, bits, _, _) = tlv(key).ok_or_else(bad)?;
-    let public_key = match bits.split_first() {
-        Some((0, point)) if point.len() == 65 => point.to_vec(),
+    let mut spki = Reader::new(spki);
+    spki.read().map_err(|_| bad())?;
+    let public_key = match spki.bit_string("subjectPublicKey") {
+        Ok(point) if point.len() == 65 => point.to_vec(),
         _ => return Err(bad()),
     };
     Ok(CaFacts { ca_id: ca_id.ok_or_else(bad)?, public_key, not_before, not_after })
@@ -543,10 +519,11 @@ fn ca_facts(der: &[u8]) -> Result<CaFacts, TrustError> {
 
 /// Whether the certificate's signature (ecdsa-with-SHA256) verifies under `ca_public_key`.
 fn issued_by(der: &[u8], ca_public_key: &[u8]) -> bool {
-    let Some((_, cert, _, _)) = tlv(der) else { return false };
-    let Some((_, _, tbs, rest)) = tlv(cert) else { return false };
-    let Some((_, _, _, rest)) = tlv(rest) else { return false };
-    let Some((0x03, bits, _, _)) = tlv(rest) else { return false };
-    let Some((0, sig)) = bits.split_first() else { return false };
-    UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, ca_public_key).verify(tbs, sig).is_ok()
+    let Ok(mut cert) = Reader::new(der).sequence("Certificate") else { return false };
+    let Ok(tbs) = cert.read() else { return false };
+    if cert.read().is_err() {
+        return false;
+    }
+    let Ok(sig) = cert.bit_string("signatureValue") else { return false };
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, ca_public_key).verify(tbs.encoding, sig).is_ok()
 }

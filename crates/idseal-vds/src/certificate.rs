@@ -12,9 +12,9 @@ use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, ParsedPublicKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use idseal_der::{DerError, Reader, seq, tag, tlv};
 use idseal_types::UnixTime;
 
-use crate::der::{self, Reader, oid_content, seq, tag, tlv, uint};
 use crate::error::VdsError;
 use crate::header::{CertificateReference, ManifestId};
 use crate::seal::{LocalSigner, SealSigner};
@@ -24,11 +24,14 @@ use crate::seal::{LocalSigner, SealSigner};
 pub const USAGE_LIST_OID: &str = "2.25.35408671316643879628698939630227969075";
 const USAGE_LIST_ARC: u128 = 35_408_671_316_643_879_628_698_939_630_227_969_075;
 
-fn usage_list_oid() -> Vec<u8> {
+fn usage_list_oid() -> Result<Vec<u8>, VdsError> {
     oid_content(&[2, 25, USAGE_LIST_ARC])
 }
-fn oid(arcs: &[u128]) -> Vec<u8> {
-    tlv(tag::OID, &oid_content(arcs))
+fn oid_content(arcs: &[u128]) -> Result<Vec<u8>, VdsError> {
+    idseal_der::oid_content(arcs).map_err(der_err)
+}
+fn oid(arcs: &[u128]) -> Result<Vec<u8>, VdsError> {
+    idseal_der::oid(arcs).map_err(der_err)
 }
 const ECDSA_SHA256: [u128; 7] = [1, 2, 840, 10045, 4, 3, 2];
 const EC_PUBLIC_KEY: [u128; 6] = [1, 2, 840, 10045, 2, 1];
@@ -42,6 +45,11 @@ const AKI: [u128; 4] = [2, 5, 29, 35];
 
 fn bad(reason: &'static str) -> VdsError {
     VdsError::BadCertificate { reason }
+}
+
+/// A DER error as `BadCertificate` with its reason.
+pub(crate) fn der_err(e: DerError) -> VdsError {
+    bad(e.reason)
 }
 
 /// The DER of the UsageList extension value for `ids` (sorted, deduplicated).
@@ -86,96 +94,33 @@ pub fn parse_usage_list(value: &[u8]) -> Result<Vec<ManifestId>, VdsError> {
 
 // ---- time (RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050) ----
 
-fn civil(secs: i64) -> Result<(i64, u32, u32, u32, u32, u32), VdsError> {
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let small = |v: i64| u32::try_from(v).map_err(|_| bad("time out of range"));
-    Ok((y, small(m)?, small(d)?, small(sod / 3600)?, small(sod / 60 % 60)?, small(sod % 60)?))
-}
-
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = if m > 2 { m - 3 } else { m + 9 };
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 fn time_der(t: UnixTime) -> Result<Vec<u8>, VdsError> {
-    let (y, mo, d, h, mi, s) = civil(t.as_secs())?;
-    if !(1950..=9999).contains(&y) {
-        return Err(bad("time out of range"));
-    }
-    if y < 2050 {
-        Ok(tlv(tag::UTC_TIME, format!("{:02}{mo:02}{d:02}{h:02}{mi:02}{s:02}Z", y % 100).as_bytes()))
-    } else {
-        Ok(tlv(tag::GENERALIZED_TIME, format!("{y:04}{mo:02}{d:02}{h:02}{mi:02}{s:02}Z").as_bytes()))
-    }
+    idseal_der::x509_time(t.as_secs()).map_err(der_err)
 }
 
 pub(crate) fn parse_time(r: &mut Reader<'_>) -> Result<UnixTime, VdsError> {
-    let (t, content, _) = r.any()?;
-    let text = std::str::from_utf8(content).map_err(|_| bad("time is not ASCII"))?;
-    let digits = text.strip_suffix('Z').ok_or(bad("time is not UTC (Z)"))?;
-    if !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad("time has non-digits"));
-    }
-    let num = |a: usize, b: usize| digits.get(a..b).and_then(|s| s.parse::<i64>().ok()).ok_or(bad("bad time"));
-    let (y, rest) = match (t, digits.len()) {
-        (tag::UTC_TIME, 12) => {
-            let yy = num(0, 2)?;
-            (if yy < 50 { 2000 + yy } else { 1900 + yy }, 2)
-        }
-        (tag::GENERALIZED_TIME, 14) => (num(0, 4)?, 4),
-        _ => return Err(bad("time is neither UTCTime nor GeneralizedTime (seconds, Z)")),
-    };
-    let (mo, d, h, mi, s) = (
-        num(rest, rest + 2)?,
-        num(rest + 2, rest + 4)?,
-        num(rest + 4, rest + 6)?,
-        num(rest + 6, rest + 8)?,
-        num(rest + 8, rest + 10)?,
-    );
-    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let month_days = match mo {
-        2 if leap => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    };
-    if !(1..=12).contains(&mo) || !(1..=month_days).contains(&d) || h > 23 || mi > 59 || s > 59 {
-        return Err(bad("bad time"));
-    }
+    let time = r.time().map_err(der_err)?;
     // RFC 5280 §4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050.
-    if t == tag::GENERALIZED_TIME && y < 2050 {
+    if time.tag == tag::GENERALIZED_TIME && time.unix_secs < 2_524_608_000 {
         return Err(bad("GeneralizedTime before 2050"));
     }
-    Ok(UnixTime::from_secs(days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + s))
+    Ok(UnixTime::from_secs(time.unix_secs))
 }
 
 // ---- building ----
 
-fn name(attrs: &[(&[u128], u8, &str)]) -> Vec<u8> {
-    let rdns: Vec<Vec<u8>> =
-        attrs.iter().map(|(o, t, v)| tlv(tag::SET, &seq(&[&oid(o), &tlv(*t, v.as_bytes())]))).collect();
-    tlv(tag::SEQUENCE, &rdns.concat())
+fn name(attrs: &[(&[u128], u8, &str)]) -> Result<Vec<u8>, VdsError> {
+    let rdns = attrs
+        .iter()
+        .map(|(o, t, v)| Ok(tlv(tag::SET, &seq(&[&oid(o)?, &tlv(*t, v.as_bytes())]))))
+        .collect::<Result<Vec<Vec<u8>>, VdsError>>()?;
+    Ok(tlv(tag::SEQUENCE, &rdns.concat()))
 }
 
-fn spki(point: &[u8]) -> Vec<u8> {
+fn spki(point: &[u8]) -> Result<Vec<u8>, VdsError> {
     let mut bits = vec![0u8];
     bits.extend_from_slice(point);
-    seq(&[&seq(&[&oid(&EC_PUBLIC_KEY), &oid(&PRIME256V1)]), &tlv(tag::BIT_STRING, &bits)])
+    Ok(seq(&[&seq(&[&oid(&EC_PUBLIC_KEY)?, &oid(&PRIME256V1)?]), &tlv(tag::BIT_STRING, &bits)]))
 }
 
 fn key_id(point: &[u8]) -> Vec<u8> {
@@ -185,12 +130,6 @@ fn key_id(point: &[u8]) -> Vec<u8> {
 fn extension(o: &[u8], critical: bool, value: &[u8]) -> Vec<u8> {
     let crit = if critical { tlv(tag::BOOLEAN, &[0xFF]) } else { Vec::new() };
     seq(&[&tlv(tag::OID, o), &crit, &tlv(tag::OCTET_STRING, value)])
-}
-
-/// Raw `r || s` to the DER `Ecdsa-Sig-Value`.
-fn ecdsa_sig_der(raw: &[u8; 64]) -> Vec<u8> {
-    let (r, s) = raw.split_at(32);
-    seq(&[&uint(r), &uint(s)])
 }
 
 fn check_point(point: &[u8]) -> Result<(), VdsError> {
@@ -212,21 +151,21 @@ fn build(input: &TbsInput<'_>, signer: &dyn SealSigner) -> Result<Vec<u8>, VdsEr
     if let Some(first) = serial.first_mut() {
         *first = (*first & 0x7F) | 0x40; // positive, 16 bytes, never zero
     }
-    let alg = seq(&[&oid(&ECDSA_SHA256)]);
+    let alg = seq(&[&oid(&ECDSA_SHA256)?]);
     let ext = tlv(0xA3, &seq(&input.extensions.iter().map(Vec::as_slice).collect::<Vec<_>>()));
     let tbs = seq(&[
-        &tlv(0xA0, &uint(&[2])),
-        &uint(&serial),
+        &tlv(0xA0, &idseal_der::uint(&[2])),
+        &idseal_der::uint(&serial),
         &alg,
         input.issuer,
         &seq(&[&time_der(input.not_before)?, &time_der(input.not_after)?]),
         input.subject,
-        &spki(input.point),
+        &spki(input.point)?,
         &ext,
     ]);
     let sig = signer.sign(&tbs)?;
     let mut bits = vec![0u8];
-    bits.extend_from_slice(&ecdsa_sig_der(&sig));
+    bits.extend_from_slice(&idseal_der::ecdsa_signature(&sig).map_err(der_err)?);
     Ok(seq(&[&tbs, &alg, &tlv(tag::BIT_STRING, &bits)]))
 }
 
@@ -310,12 +249,12 @@ pub fn dev_ca_with_signer(
         .map_err(|_| VdsError::BadPublicKey)?
         .verify_sig(probe, &signer.sign(probe)?)
         .map_err(|_| VdsError::SignerKeyMismatch)?;
-    let subject = name(&[(&CN, tag::UTF8_STRING, common_name), (&SERIAL_NUMBER, tag::PRINTABLE_STRING, ca_id)]);
+    let subject = name(&[(&CN, tag::UTF8_STRING, common_name), (&SERIAL_NUMBER, tag::PRINTABLE_STRING, ca_id)])?;
     let ski = key_id(public_key);
     let extensions = vec![
-        extension(&oid_content(&BASIC_CONSTRAINTS), true, &seq(&[&tlv(tag::BOOLEAN, &[0xFF])])),
-        extension(&oid_content(&KEY_USAGE), true, &tlv(tag::BIT_STRING, &[0x01, 0x06])),
-        extension(&oid_content(&SKI), false, &tlv(tag::OCTET_STRING, &ski)),
+        extension(&oid_content(&BASIC_CONSTRAINTS)?, true, &seq(&[&tlv(tag::BOOLEAN, &[0xFF])])),
+        extension(&oid_content(&KEY_USAGE)?, true, &tlv(tag::BIT_STRING, &[0x01, 0x06])),
+        extension(&oid_content(&SKI)?, false, &tlv(tag::OCTET_STRING, &ski)),
     ];
     let input = TbsInput {
         issuer: &subject,
@@ -397,13 +336,13 @@ pub fn signing_certificate(
     if public_key.len() != 65 {
         return Err(VdsError::BadPublicKey);
     }
-    let subject = name(&[(&CN, tag::UTF8_STRING, &reference.to_string())]);
+    let subject = name(&[(&CN, tag::UTF8_STRING, &reference.to_string())])?;
     let extensions = vec![
-        extension(&oid_content(&BASIC_CONSTRAINTS), true, &seq(&[])),
-        extension(&oid_content(&KEY_USAGE), true, &tlv(tag::BIT_STRING, &[0x07, 0x80])),
-        extension(&oid_content(&SKI), false, &tlv(tag::OCTET_STRING, &key_id(public_key))),
-        extension(&oid_content(&AKI), false, &seq(&[&tlv(0x80, &ca.key_id)])),
-        extension(&usage_list_oid(), false, &usage_list_der(manifest_ids)?),
+        extension(&oid_content(&BASIC_CONSTRAINTS)?, true, &seq(&[])),
+        extension(&oid_content(&KEY_USAGE)?, true, &tlv(tag::BIT_STRING, &[0x07, 0x80])),
+        extension(&oid_content(&SKI)?, false, &tlv(tag::OCTET_STRING, &key_id(public_key))),
+        extension(&oid_content(&AKI)?, false, &seq(&[&tlv(0x80, &ca.key_id)])),
+        extension(&usage_list_oid()?, false, &usage_list_der(manifest_ids)?),
     ];
     let input = TbsInput {
         issuer: &ca.subject,
@@ -416,10 +355,13 @@ pub fn signing_certificate(
     Ok(to_pem("CERTIFICATE", &build(&input, ca.signer.as_ref())?))
 }
 
-pub(crate) use der::oid_to_string;
+/// The dotted form of OID content octets, `None` if they are not a well-formed OID.
+pub(crate) fn oid_to_string(content: &[u8]) -> Option<String> {
+    idseal_der::oid_to_string(content).ok()
+}
 
 /// The encoded UsageList OID (content bytes), for the parser.
-pub(crate) fn usage_list_oid_bytes() -> Vec<u8> {
+pub(crate) fn usage_list_oid_bytes() -> Result<Vec<u8>, VdsError> {
     usage_list_oid()
 }
 

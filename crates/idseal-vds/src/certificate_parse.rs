@@ -2,10 +2,11 @@
 
 use idseal_types::UnixTime;
 
+use idseal_der::{Reader, tag};
+
 use crate::certificate::{
-    from_pem_or_der, oid_to_string, parse_time as read_time, parse_usage_list, usage_list_oid_bytes,
+    der_err, from_pem_or_der, oid_to_string, parse_time as read_time, parse_usage_list, usage_list_oid_bytes,
 };
-use crate::der::{Reader, tag};
 use crate::error::VdsError;
 use crate::header::{CertificateReference, ManifestId};
 
@@ -41,14 +42,14 @@ pub(crate) struct Parsed {
 const KNOWN_EXTENSIONS: [&str; 5] = ["2.5.29.19", "2.5.29.15", "2.5.29.14", "2.5.29.35", "2.5.29.37"];
 
 fn parse_name(der: &[u8]) -> Result<(String, Option<String>, Option<String>), VdsError> {
-    let mut r = Reader::new(der).sequence("Name")?;
+    let mut r = Reader::new(der).sequence("Name").map_err(der_err)?;
     let (mut parts, mut cn, mut sn) = (Vec::new(), None, None);
     while !r.is_empty() {
-        let mut set = Reader::new(r.expect(tag::SET, "RDN")?);
+        let mut set = Reader::new(r.expect(tag::SET, "RDN").map_err(der_err)?);
         while !set.is_empty() {
-            let mut atv = set.sequence("AttributeTypeAndValue")?;
-            let o = oid_to_string(atv.expect(tag::OID, "attribute type")?).ok_or(bad("bad OID"))?;
-            let (_, value, _) = atv.any()?;
+            let mut atv = set.sequence("AttributeTypeAndValue").map_err(der_err)?;
+            let o = oid_to_string(atv.expect(tag::OID, "attribute type").map_err(der_err)?).ok_or(bad("bad OID"))?;
+            let value = atv.read().map_err(der_err)?.content;
             let value = std::str::from_utf8(value).map_err(|_| bad("name is not UTF-8"))?.to_owned();
             match o.as_str() {
                 CN => {
@@ -69,47 +70,49 @@ fn parse_name(der: &[u8]) -> Result<(String, Option<String>, Option<String>), Vd
 impl Parsed {
     pub(crate) fn from_der(der: &[u8]) -> Result<Self, VdsError> {
         let mut outer = Reader::new(der);
-        let mut cert = outer.sequence("Certificate")?;
-        outer.finish("bytes after the certificate")?;
-        let mut tbs = cert.sequence("TBSCertificate")?;
-        if tbs.expect(0xA0, "not an X.509 v3 certificate")? != [0x02, 0x01, 0x02] {
+        let mut cert = outer.sequence("Certificate").map_err(der_err)?;
+        outer.finish("bytes after the certificate").map_err(der_err)?;
+        let mut tbs = cert.sequence("TBSCertificate").map_err(der_err)?;
+        if tbs.expect(0xA0, "not an X.509 v3 certificate").map_err(der_err)? != [0x02, 0x01, 0x02] {
             return Err(bad("not an X.509 v3 certificate"));
         }
-        let serial = tbs.expect(tag::INTEGER, "serial")?.to_vec();
-        let _alg = tbs.sequence("signature algorithm")?;
-        let (_, _, issuer_der) = tbs.any()?;
+        let serial = tbs.integer("serial").map_err(der_err)?.to_vec();
+        let _alg = tbs.sequence("signature algorithm").map_err(der_err)?;
+        let issuer_der = tbs.read().map_err(der_err)?.encoding;
         let (issuer, _, issuer_serial_number) = parse_name(issuer_der)?;
-        let mut validity = tbs.sequence("validity")?;
+        let mut validity = tbs.sequence("validity").map_err(der_err)?;
         let not_before = read_time(&mut validity)?;
         let not_after = read_time(&mut validity)?;
-        validity.finish("bytes after the validity")?;
+        validity.finish("bytes after the validity").map_err(der_err)?;
         if not_before > not_after {
             return Err(bad("notBefore is after notAfter"));
         }
-        let (_, _, subject_der) = tbs.any()?;
+        let subject_der = tbs.read().map_err(der_err)?.encoding;
         let (subject, subject_cn, subject_serial_number) = parse_name(subject_der)?;
-        let mut spki = tbs.sequence("SubjectPublicKeyInfo")?;
-        let mut alg = spki.sequence("key algorithm")?;
-        let key_oid = oid_to_string(alg.expect(tag::OID, "key algorithm")?);
-        let curve = oid_to_string(alg.expect(tag::OID, "not a named-curve EC key")?);
+        let mut spki = tbs.sequence("SubjectPublicKeyInfo").map_err(der_err)?;
+        let mut alg = spki.sequence("key algorithm").map_err(der_err)?;
+        let key_oid = oid_to_string(alg.expect(tag::OID, "key algorithm").map_err(der_err)?);
+        let curve = oid_to_string(alg.expect(tag::OID, "not a named-curve EC key").map_err(der_err)?);
         if key_oid.as_deref() != Some("1.2.840.10045.2.1") || curve.as_deref() != Some("1.2.840.10045.3.1.7") {
             return Err(VdsError::BadPublicKey);
         }
-        let bits = spki.expect(tag::BIT_STRING, "public key")?;
+        let bits = spki.expect(tag::BIT_STRING, "public key").map_err(der_err)?;
         let public_key = match bits.split_first() {
             Some((0, point)) if point.len() == 65 && point.first() == Some(&0x04) => point.to_vec(),
             _ => return Err(VdsError::BadPublicKey),
         };
         let (mut usage_list, mut is_ca, mut key_usage) = (None, false, None);
+        let usage_list_oid = usage_list_oid_bytes()?;
         while let Some(t) = tbs.peek_tag() {
-            let (t2, content, _) = tbs.any()?;
+            let ext_tlv = tbs.read().map_err(der_err)?;
+            let (t2, content) = (ext_tlv.tag, ext_tlv.content);
             if t == 0xA3 && t2 == 0xA3 {
-                let mut exts = Reader::new(content).sequence("extensions")?;
+                let mut exts = Reader::new(content).sequence("extensions").map_err(der_err)?;
                 while !exts.is_empty() {
-                    let mut ext = exts.sequence("extension")?;
-                    let id = ext.expect(tag::OID, "extension id")?;
+                    let mut ext = exts.sequence("extension").map_err(der_err)?;
+                    let id = ext.expect(tag::OID, "extension id").map_err(der_err)?;
                     let critical = if ext.peek_tag() == Some(tag::BOOLEAN) {
-                        match ext.expect(tag::BOOLEAN, "critical")? {
+                        match ext.expect(tag::BOOLEAN, "critical").map_err(der_err)? {
                             [0xFF] => true,
                             // DER encodes the default (FALSE) by omission.
                             _ => return Err(bad("extension criticality is not DER")),
@@ -117,21 +120,22 @@ impl Parsed {
                     } else {
                         false
                     };
-                    let value = ext.expect(tag::OCTET_STRING, "extension value")?;
-                    ext.finish("bytes after an extension")?;
+                    let value = ext.expect(tag::OCTET_STRING, "extension value").map_err(der_err)?;
+                    ext.finish("bytes after an extension").map_err(der_err)?;
                     let name = oid_to_string(id).ok_or(bad("bad OID"))?;
-                    if critical && id != usage_list_oid_bytes().as_slice() && !KNOWN_EXTENSIONS.contains(&name.as_str())
-                    {
+                    if critical && id != usage_list_oid.as_slice() && !KNOWN_EXTENSIONS.contains(&name.as_str()) {
                         return Err(bad("unknown critical extension"));
                     }
                     if name == "2.5.29.19" {
-                        let mut bc = Reader::new(value).sequence("basicConstraints")?;
-                        is_ca = bc.peek_tag() == Some(tag::BOOLEAN) && bc.expect(tag::BOOLEAN, "cA")? == [0xFF];
+                        let mut bc = Reader::new(value).sequence("basicConstraints").map_err(der_err)?;
+                        is_ca = bc.peek_tag() == Some(tag::BOOLEAN)
+                            && bc.expect(tag::BOOLEAN, "cA").map_err(der_err)? == [0xFF];
                     }
                     if name == "2.5.29.15" {
-                        key_usage = Some(Reader::new(value).expect(tag::BIT_STRING, "keyUsage")?.to_vec());
+                        key_usage =
+                            Some(Reader::new(value).expect(tag::BIT_STRING, "keyUsage").map_err(der_err)?.to_vec());
                     }
-                    if id == usage_list_oid_bytes().as_slice() {
+                    if id == usage_list_oid.as_slice() {
                         if usage_list.is_some() {
                             return Err(VdsError::BadUsageList { reason: "extension appears twice" });
                         }
@@ -141,12 +145,14 @@ impl Parsed {
             }
         }
         // The rest of the certificate: its signature algorithm and value, and nothing after.
-        let mut sig_alg = cert.sequence("signatureAlgorithm")?;
-        if oid_to_string(sig_alg.expect(tag::OID, "signature algorithm")?).as_deref() != Some("1.2.840.10045.4.3.2") {
+        let mut sig_alg = cert.sequence("signatureAlgorithm").map_err(der_err)?;
+        if oid_to_string(sig_alg.expect(tag::OID, "signature algorithm").map_err(der_err)?).as_deref()
+            != Some("1.2.840.10045.4.3.2")
+        {
             return Err(bad("signature algorithm is not ecdsa-with-SHA256"));
         }
-        cert.expect(tag::BIT_STRING, "signature value")?;
-        cert.finish("bytes after the signature value")?;
+        cert.expect(tag::BIT_STRING, "signature value").map_err(der_err)?;
+        cert.finish("bytes after the signature value").map_err(der_err)?;
         Ok(Self {
             issuer_serial_number,
             is_ca,

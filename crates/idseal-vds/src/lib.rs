@@ -17,7 +17,6 @@ pub mod base45;
 pub mod c40;
 pub mod certificate;
 mod certificate_parse;
-mod der;
 mod error;
 pub mod header;
 pub mod issuer;

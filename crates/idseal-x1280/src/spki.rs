@@ -8,10 +8,12 @@
 //!   subjectPublicKey BIT STRING { 0 unused bits, 0x04 || X (32 bytes) || Y (32 bytes) } }
 //! ```
 //!
-//! DER only: definite, minimal lengths; no trailing bytes at any level; exactly these OIDs.
+//! DER only (read with `idseal-der`): definite, minimal lengths; no trailing bytes at any level;
+//! exactly these OIDs.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use idseal_der::{DerError, Reader, seq, tag, tlv};
 
 use crate::error::X1280Error;
 
@@ -24,90 +26,33 @@ const OID_P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 const BEGIN: &str = "-----BEGIN PUBLIC KEY-----";
 const END: &str = "-----END PUBLIC KEY-----";
 
-const TAG_SEQUENCE: u8 = 0x30;
-const TAG_OID: u8 = 0x06;
-const TAG_BIT_STRING: u8 = 0x03;
-
 fn bad(reason: &str) -> X1280Error {
     X1280Error::BadPublicKey(reason.to_owned())
 }
 
-/// A cursor over DER bytes.
-struct Der<'a> {
-    rest: &'a [u8],
-}
-
-impl<'a> Der<'a> {
-    fn new(buf: &'a [u8]) -> Self {
-        Self { rest: buf }
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], X1280Error> {
-        if n > self.rest.len() {
-            return Err(bad("truncated DER"));
-        }
-        let (head, tail) = self.rest.split_at(n);
-        self.rest = tail;
-        Ok(head)
-    }
-
-    fn byte(&mut self) -> Result<u8, X1280Error> {
-        let b = self.take(1)?;
-        b.first().copied().ok_or_else(|| bad("truncated DER"))
-    }
-
-    /// Reads one TLV with tag `tag` and returns its contents.
-    fn read(&mut self, tag: u8, what: &str) -> Result<&'a [u8], X1280Error> {
-        if self.byte()? != tag {
-            return Err(X1280Error::BadPublicKey(format!("expected {what}")));
-        }
-        let first = self.byte()?;
-        let len = match first {
-            0..=0x7f => usize::from(first),
-            0x81 => {
-                let l = usize::from(self.byte()?);
-                if l < 0x80 {
-                    return Err(bad("non-minimal DER length"));
-                }
-                l
-            }
-            0x82 => {
-                let l = usize::from(u16::from_be_bytes([self.byte()?, self.byte()?]));
-                if l < 0x100 {
-                    return Err(bad("non-minimal DER length"));
-                }
-                l
-            }
-            _ => return Err(bad("unsupported DER length")),
-        };
-        self.take(len)
-    }
-
-    fn finish(&self) -> Result<(), X1280Error> {
-        if self.rest.is_empty() { Ok(()) } else { Err(bad("trailing bytes in DER")) }
-    }
+fn der_err(e: DerError) -> X1280Error {
+    bad(e.reason)
 }
 
 /// Checks the SPKI structure and returns the 65-byte uncompressed point (not yet checked to be
 /// on the curve).
 pub(crate) fn parse_spki(der: &[u8]) -> Result<[u8; 65], X1280Error> {
-    let mut outer = Der::new(der);
-    let spki = outer.read(TAG_SEQUENCE, "SubjectPublicKeyInfo SEQUENCE")?;
-    outer.finish()?;
-    let mut spki = Der::new(spki);
-    let alg = spki.read(TAG_SEQUENCE, "AlgorithmIdentifier SEQUENCE")?;
-    let bits = spki.read(TAG_BIT_STRING, "subjectPublicKey BIT STRING")?;
-    spki.finish()?;
+    let mut outer = Reader::new(der);
+    let mut spki = outer.sequence("expected SubjectPublicKeyInfo SEQUENCE").map_err(der_err)?;
+    outer.finish("trailing bytes in DER").map_err(der_err)?;
+    let mut alg = spki.sequence("expected AlgorithmIdentifier SEQUENCE").map_err(der_err)?;
+    let bits = spki.expect(tag::BIT_STRING, "expected subjectPublicKey BIT STRING").map_err(der_err)?;
+    spki.finish("trailing bytes in DER").map_err(der_err)?;
 
-    let mut alg = Der::new(alg);
-    if alg.read(TAG_OID, "algorithm OID")? != OID_EC_PUBLIC_KEY {
+    if alg.expect(tag::OID, "expected algorithm OID").map_err(der_err)? != OID_EC_PUBLIC_KEY {
         return Err(bad("not an EC public key (id-ecPublicKey)"));
     }
-    let curve = alg.read(TAG_OID, "named curve OID").map_err(|_| bad("EC parameters are not a named curve"))?;
+    let curve =
+        alg.expect(tag::OID, "expected named curve OID").map_err(|_| bad("EC parameters are not a named curve"))?;
     if curve != OID_P256 {
         return Err(bad("curve is not P-256 (prime256v1)"));
     }
-    alg.finish()?;
+    alg.finish("trailing bytes in DER").map_err(der_err)?;
 
     let (unused, point) = bits.split_first().ok_or_else(|| bad("empty BIT STRING"))?;
     if *unused != 0 {
@@ -123,14 +68,11 @@ pub(crate) fn parse_spki(der: &[u8]) -> Result<[u8; 65], X1280Error> {
 
 /// The canonical SPKI DER of an uncompressed P-256 point.
 pub(crate) fn spki_der(point: &[u8; 65]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(91);
-    out.extend_from_slice(&[0x30, 0x59, 0x30, 0x13, 0x06, 0x07]);
-    out.extend_from_slice(OID_EC_PUBLIC_KEY);
-    out.extend_from_slice(&[0x06, 0x08]);
-    out.extend_from_slice(OID_P256);
-    out.extend_from_slice(&[0x03, 0x42, 0x00]);
-    out.extend_from_slice(point);
-    out
+    let mut bits = Vec::with_capacity(66);
+    bits.push(0);
+    bits.extend_from_slice(point);
+    let alg = seq(&[&tlv(tag::OID, OID_EC_PUBLIC_KEY), &tlv(tag::OID, OID_P256)]);
+    seq(&[&alg, &tlv(tag::BIT_STRING, &bits)])
 }
 
 /// Decodes exactly one PEM `PUBLIC KEY` block (white space around it allowed, LF or CRLF line

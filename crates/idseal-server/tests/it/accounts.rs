@@ -433,8 +433,11 @@ async fn authorization_requests_are_checked(db: &TestDb) {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert!(r.header("location").starts_with("/login?return_to="));
     redirected(
-        &b.get(&s, &authorize_url(&c.id, "openid", &[("acr_values", "http://eidas.europa.eu/LoA/high"), ("prompt", "none")]))
-            .await,
+        &b.get(
+            &s,
+            &authorize_url(&c.id, "openid", &[("acr_values", "http://eidas.europa.eu/LoA/high"), ("prompt", "none")]),
+        )
+        .await,
         "login_required",
     );
     // Signed in with prompt=login: the login page again, then back without a loop.

@@ -73,7 +73,8 @@ async fn direct_login_end_to_end(db: &TestDb) {
     let session = started["sessionId"].as_str().unwrap();
     let otp = started["autoPassword"].as_str().unwrap();
     assert!(session.starts_with("sess_") && otp.len() == 6 && started["random"].as_str().unwrap().len() == 16);
-    let mut browser = connect(&pl.ws(&format!("/ws/session/{session}?token={}", started["wsToken"].as_str().unwrap()))).await;
+    let mut browser =
+        connect(&pl.ws(&format!("/ws/session/{session}?token={}", started["wsToken"].as_str().unwrap()))).await;
     let ready = next(&mut browser).await.unwrap();
     assert_eq!((ready["type"].as_str(), ready["autoPassword"].as_str()), (Some("otp_ready"), Some(otp)));
 
@@ -116,7 +117,13 @@ async fn direct_login_end_to_end(db: &TestDb) {
     assert!(c.get("picture").is_none() && c.get("document_number").is_none());
     assert_ne!(c["sub"], phone.token_id.as_str(), "pairwise subject");
     let key = idseal_x1280::MacKey::from_base64url(&hash_key).unwrap();
-    assert!(idseal_x1280::response_hash_ok(&key, session, out["random"].as_str().unwrap(), jwt, out["hash"].as_str().unwrap()));
+    assert!(idseal_x1280::response_hash_ok(
+        &key,
+        session,
+        out["random"].as_str().unwrap(),
+        jwt,
+        out["hash"].as_str().unwrap()
+    ));
     assert!(!idseal_x1280::response_hash_ok(&key, session, "0000000000000000", jwt, out["hash"].as_str().unwrap()));
 
     // Single use: the same answer again is a 404.
@@ -144,14 +151,22 @@ async fn enrollment_refusals(db: &TestDb) {
     send(enroll_body(&vds, "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----", "d"), "10.0.0.1")
         .await
         .assert_error(StatusCode::BAD_REQUEST, "invalid_public_key");
-    send(enroll_body(&vds, &pem, "bad device id!"), "10.0.0.1").await.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    send(enroll_body(&vds, &pem, "bad device id!"), "10.0.0.1")
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
     let mut forged = vds.clone();
     forged.replace_range(40..41, if &vds[40..41] == "A" { "B" } else { "A" });
     let r = send(enroll_body(&forged, &pem, "d"), "10.0.0.2").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
     assert_eq!(r.json()["error"], "invalid_vds");
     // A service seal is not an identity.
-    let svc = pl.demo.issue_service("svc", "Svc", "https://svc.example", &["identity:name"], idseal_types::UnixTime::from_secs(T0 - 60));
+    let svc = pl.demo.issue_service(
+        "svc",
+        "Svc",
+        "https://svc.example",
+        &["identity:name"],
+        idseal_types::UnixTime::from_secs(T0 - 60),
+    );
     send(enroll_body(&svc, &pem, "d"), "10.0.0.2").await.assert_error(StatusCode::BAD_REQUEST, "invalid_vds");
     assert_eq!(pl.s.state.store.list_enrollments(&filter()).await.unwrap().1, 0);
 
@@ -220,11 +235,27 @@ async fn initiate_refusals(db: &TestDb) {
     forged.replace_range(30..31, if &svc[30..31] == "A" { "B" } else { "A" });
     let r = send(json!({"tokenId": tid, "serviceVds": forged})).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
-    let stranger = pl.demo.issue_service("stranger", "Bar Le Central", "https://evil.example", &["identity:name"], idseal_types::UnixTime::from_secs(T0 - 60));
-    send(json!({"tokenId": tid, "serviceVds": stranger})).await.assert_error(StatusCode::FORBIDDEN, "service_not_registered");
+    let stranger = pl.demo.issue_service(
+        "stranger",
+        "Bar Le Central",
+        "https://evil.example",
+        &["identity:name"],
+        idseal_types::UnixTime::from_secs(T0 - 60),
+    );
+    send(json!({"tokenId": tid, "serviceVds": stranger}))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "service_not_registered");
     // A genuine seal for the registered id but another origin (or not the registered seal).
-    let lookalike = pl.demo.issue_service("bar-le-central", "Bar Le Central", "https://bar-login.example", &["identity:name"], idseal_types::UnixTime::from_secs(T0 - 60));
-    send(json!({"tokenId": tid, "serviceVds": lookalike})).await.assert_error(StatusCode::FORBIDDEN, "service_vds_mismatch");
+    let lookalike = pl.demo.issue_service(
+        "bar-le-central",
+        "Bar Le Central",
+        "https://bar-login.example",
+        &["identity:name"],
+        idseal_types::UnixTime::from_secs(T0 - 60),
+    );
+    send(json!({"tokenId": tid, "serviceVds": lookalike}))
+        .await
+        .assert_error(StatusCode::FORBIDDEN, "service_vds_mismatch");
     // Legacy service id: allowed, shown unverified; defaults apply.
     let r = send(json!({"tokenId": tid, "serviceId": "bar-le-central"})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
@@ -236,13 +267,25 @@ async fn initiate_refusals(db: &TestDb) {
     let other = pl.phone(2).await;
     let mut last = StatusCode::OK;
     for _ in 0..12 {
-        last = post("/auth/initiate").json(&json!({"tokenId": other.token_id, "serviceVds": svc}).to_string()).from("10.9.9.9").send(&pl.s.app).await.status;
+        last = post("/auth/initiate")
+            .json(&json!({"tokenId": other.token_id, "serviceVds": svc}).to_string())
+            .from("10.9.9.9")
+            .send(&pl.s.app)
+            .await
+            .status;
     }
     assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
     let mut statuses = Vec::new();
     for i in 0..12 {
         let ip = format!("10.8.0.{i}");
-        statuses.push(post("/auth/initiate").json(&json!({"tokenId": tid, "serviceVds": svc}).to_string()).from(&ip).send(&pl.s.app).await.status);
+        statuses.push(
+            post("/auth/initiate")
+                .json(&json!({"tokenId": tid, "serviceVds": svc}).to_string())
+                .from(&ip)
+                .send(&pl.s.app)
+                .await
+                .status,
+        );
     }
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count(), 3, "{statuses:?}");
 }
@@ -272,14 +315,22 @@ async fn verify_refusals(db: &TestDb) {
     assert_eq!(pl.s.state.store.auth_session(&sid).await.unwrap().unwrap().attempts, 0);
     // Another device's signature; a timestamp 31 s off; scopes not requested: each one attempt.
     let stranger = DeviceKey::generate().unwrap();
-    assert_eq!(err(pl.verify(&approve(&phone, &stranger, &sid, &otp, T0, &["identity:name"])).await), "invalid_signature");
-    assert_eq!(err(pl.verify(&approve(&phone, &phone.key, &sid, &otp, T0 - 31, &["identity:name"])).await), "timestamp_skew");
+    assert_eq!(
+        err(pl.verify(&approve(&phone, &stranger, &sid, &otp, T0, &["identity:name"])).await),
+        "invalid_signature"
+    );
+    assert_eq!(
+        err(pl.verify(&approve(&phone, &phone.key, &sid, &otp, T0 - 31, &["identity:name"])).await),
+        "timestamp_skew"
+    );
     let r = pl.verify(&approve(&phone, &phone.key, &sid, &otp, T0, &["identity:date_of_birth"])).await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text());
     // The third failure ended the session.
     let row = pl.s.state.store.auth_session(&sid).await.unwrap().unwrap();
     assert_eq!((row.status.as_str(), row.reject_reason.as_deref()), ("rejected", Some("Too many attempts")));
-    pl.verify(&approve(&phone, &phone.key, &sid, &otp, T0, &["identity:name"])).await.assert_error(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
+    pl.verify(&approve(&phone, &phone.key, &sid, &otp, T0, &["identity:name"]))
+        .await
+        .assert_error(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
 
     // Wrong code three times, then 429 even with the right one.
     let (sid, otp) = start(&["identity:name"]).await;
@@ -288,7 +339,9 @@ async fn verify_refusals(db: &TestDb) {
         let r = pl.verify(&approve(&phone, &phone.key, &sid, wrong, T0, &["identity:name"])).await;
         r.assert_error(StatusCode::UNAUTHORIZED, "invalid_otp");
     }
-    pl.verify(&approve(&phone, &phone.key, &sid, &otp, T0, &["identity:name"])).await.assert_error(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
+    pl.verify(&approve(&phone, &phone.key, &sid, &otp, T0, &["identity:name"]))
+        .await
+        .assert_error(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
 
     // Expired: 61 s later.
     let (sid, otp) = start(&["identity:name"]).await;
@@ -316,7 +369,9 @@ async fn verify_refusals(db: &TestDb) {
     let r = pl.verify(&reject(&phone, &sid, &otp, now)).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(r.json()["status"], "rejected");
-    pl.verify(&approve(&phone, &phone.key, &sid, &otp, now, &["identity:name"])).await.assert_error(StatusCode::NOT_FOUND, "session_not_found");
+    pl.verify(&approve(&phone, &phone.key, &sid, &otp, now, &["identity:name"]))
+        .await
+        .assert_error(StatusCode::NOT_FOUND, "session_not_found");
     // An approval signature does not pass as a refusal.
     let (sid, otp) = start(&["identity:name"]).await;
     let mut b = approve(&phone, &phone.key, &sid, &otp, now, &[]);
@@ -342,13 +397,25 @@ async fn attempts_are_counted_atomically(db: &TestDb) {
     let mut counted = 0;
     for t in tasks {
         let status = t.await.unwrap();
-        assert!(status == StatusCode::UNAUTHORIZED || status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::NOT_FOUND, "{status}");
+        assert!(
+            status == StatusCode::UNAUTHORIZED
+                || status == StatusCode::TOO_MANY_REQUESTS
+                || status == StatusCode::NOT_FOUND,
+            "{status}"
+        );
         counted += usize::from(status == StatusCode::UNAUTHORIZED);
     }
     assert_eq!(counted, 3, "exactly three attempts were checked");
     // Concurrent right answers: one approval.
     let s = pl.initiate(&phone, &svc, &["identity:name"]).await;
-    let body = approve(&phone, &phone.key, s["sessionId"].as_str().unwrap(), s["autoPassword"].as_str().unwrap(), T0, &["identity:name"]);
+    let body = approve(
+        &phone,
+        &phone.key,
+        s["sessionId"].as_str().unwrap(),
+        s["autoPassword"].as_str().unwrap(),
+        T0,
+        &["identity:name"],
+    );
     let mut tasks = Vec::new();
     for _ in 0..6 {
         let app = pl.s.app.clone();
@@ -373,21 +440,43 @@ async fn revocation_ends_everything(db: &TestDb) {
     // A signature by another key does not revoke; the phone's own does.
     let ts = T0;
     let signed = |k: &DeviceKey| {
-        let sig = base64::engine::general_purpose::STANDARD.encode(k.sign(idseal_x1280::revoke_message(&phone.token_id, ts).as_bytes()).unwrap());
+        let sig = base64::engine::general_purpose::STANDARD
+            .encode(k.sign(idseal_x1280::revoke_message(&phone.token_id, ts).as_bytes()).unwrap());
         json!({"tokenId": phone.token_id, "timestamp": ts, "signatureBase64": sig}).to_string()
     };
     let stranger = DeviceKey::generate().unwrap();
-    post("/enroll/revoke").json(&signed(&stranger)).send(&pl.s.app).await.assert_error(StatusCode::UNAUTHORIZED, "invalid_signature");
+    post("/enroll/revoke")
+        .json(&signed(&stranger))
+        .send(&pl.s.app)
+        .await
+        .assert_error(StatusCode::UNAUTHORIZED, "invalid_signature");
     let r = post("/enroll/revoke").json(&signed(&phone.key)).send(&pl.s.app).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text());
     assert_eq!(next(&mut device).await, Err(4004), "the channel closes");
-    post("/enroll/revoke").json(&signed(&phone.key)).send(&pl.s.app).await.assert_error(StatusCode::CONFLICT, "already_revoked");
+    post("/enroll/revoke")
+        .json(&signed(&phone.key))
+        .send(&pl.s.app)
+        .await
+        .assert_error(StatusCode::CONFLICT, "already_revoked");
     // Pending login gone, new ones refused, re-enrollment refused.
-    let body = approve(&phone, &phone.key, pending["sessionId"].as_str().unwrap(), pending["autoPassword"].as_str().unwrap(), T0, &["identity:name"]);
+    let body = approve(
+        &phone,
+        &phone.key,
+        pending["sessionId"].as_str().unwrap(),
+        pending["autoPassword"].as_str().unwrap(),
+        T0,
+        &["identity:name"],
+    );
     assert_eq!(pl.verify(&body).await.status, StatusCode::NOT_FOUND);
-    let r = post("/auth/initiate").json(&json!({"tokenId": phone.token_id, "serviceVds": svc}).to_string()).send(&pl.s.app).await;
+    let r = post("/auth/initiate")
+        .json(&json!({"tokenId": phone.token_id, "serviceVds": svc}).to_string())
+        .send(&pl.s.app)
+        .await;
     r.assert_error(StatusCode::FORBIDDEN, "enrollment_revoked");
-    let r = post("/enroll").json(&enroll_body(&phone.vds, &DeviceKey::generate().unwrap().public_key().to_pem(), "x")).send(&pl.s.app).await;
+    let r = post("/enroll")
+        .json(&enroll_body(&phone.vds, &DeviceKey::generate().unwrap().public_key().to_pem(), "x"))
+        .send(&pl.s.app)
+        .await;
     r.assert_error(StatusCode::CONFLICT, "token_revoked");
     // A revoked phone cannot open its channel.
     let mut again = connect(&pl.ws(&format!("/ws/device/{}", phone.token_id))).await;
@@ -439,7 +528,8 @@ async fn socket_limits(db: &TestDb) {
     let (svc, _) = pl.service("bar-le-central", &SCOPES).await;
     let phone = pl.phone(2).await;
     let s = pl.initiate(&phone, &svc, &["identity:name"]).await;
-    let url = pl.ws(&format!("/ws/session/{}?token={}", s["sessionId"].as_str().unwrap(), s["wsToken"].as_str().unwrap()));
+    let url =
+        pl.ws(&format!("/ws/session/{}?token={}", s["sessionId"].as_str().unwrap(), s["wsToken"].as_str().unwrap()));
     let mut one = connect(&url).await;
     assert_eq!(next(&mut one).await.unwrap()["type"], "otp_ready");
     let mut two = channel(&pl.ws(""), &phone.token_id, &phone.key).await;
@@ -469,10 +559,22 @@ async fn admin_api(db: &TestDb) {
     let app = pl.s.app.clone();
     // Unauthenticated: 401.
     assert_eq!(get("/admin/enrollments").send(&app).await.status, StatusCode::UNAUTHORIZED);
-    let bad_service = json!({"serviceId": "Bad Id", "name": "x", "url": "https://x.example", "allowedScopes": ["identity:name"]});
-    post("/admin/services").bearer(&token).json(&bad_service.to_string()).send(&app).await.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
-    let bad_url = json!({"serviceId": "x", "name": "x", "url": "https://x.example/path", "allowedScopes": ["identity:name"]});
-    post("/admin/services").bearer(&token).json(&bad_url.to_string()).send(&app).await.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    let bad_service =
+        json!({"serviceId": "Bad Id", "name": "x", "url": "https://x.example", "allowedScopes": ["identity:name"]});
+    post("/admin/services")
+        .bearer(&token)
+        .json(&bad_service.to_string())
+        .send(&app)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    let bad_url =
+        json!({"serviceId": "x", "name": "x", "url": "https://x.example/path", "allowedScopes": ["identity:name"]});
+    post("/admin/services")
+        .bearer(&token)
+        .json(&bad_url.to_string())
+        .send(&app)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
     let (svc, _) = pl.service("bar-le-central", &SCOPES).await;
     let list = get("/admin/services").bearer(&token).send(&app).await.json();
     assert_eq!(list[0]["serviceId"], "bar-le-central");
@@ -490,16 +592,34 @@ async fn admin_api(db: &TestDb) {
     assert!(!r.to_string().contains("MARTIN"), "no identity data at rest");
     let r = get("/admin/sessions/live").bearer(&token).send(&app).await.json();
     assert_eq!(r["sessions"].as_array().unwrap().len(), 1);
-    get("/admin/enrollments?limit=1000").bearer(&token).send(&app).await.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    get("/admin/enrollments?limit=1000")
+        .bearer(&token)
+        .send(&app)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
     let revoke = |reason: &str| json!({"reason": reason}).to_string();
     let uri = format!("/admin/enrollments/{}/revoke", a.token_id);
-    post(&uri).bearer(&token).json(&revoke("bored")).send(&app).await.assert_error(StatusCode::BAD_REQUEST, "invalid_request");
+    post(&uri)
+        .bearer(&token)
+        .json(&revoke("bored"))
+        .send(&app)
+        .await
+        .assert_error(StatusCode::BAD_REQUEST, "invalid_request");
     assert_eq!(post(&uri).bearer(&token).json(&revoke("lost_device")).send(&app).await.status, StatusCode::OK);
-    post(&uri).bearer(&token).json(&revoke("lost_device")).send(&app).await.assert_error(StatusCode::CONFLICT, "already_revoked");
+    post(&uri)
+        .bearer(&token)
+        .json(&revoke("lost_device"))
+        .send(&app)
+        .await
+        .assert_error(StatusCode::CONFLICT, "already_revoked");
     let r = get("/admin/enrollments?is_revoked=true").bearer(&token).send(&app).await.json();
     assert_eq!(r["enrollments"][0]["revoked_reason"], "lost_device");
-    let del = crate::support::Req::new(axum::http::Method::DELETE, "/admin/services/bar-le-central").bearer(&token).send(&app).await;
+    let del = crate::support::Req::new(axum::http::Method::DELETE, "/admin/services/bar-le-central")
+        .bearer(&token)
+        .send(&app)
+        .await;
     assert_eq!(del.status, StatusCode::NO_CONTENT);
-    let r = post("/auth/initiate").json(&json!({"tokenId": b.token_id, "serviceVds": svc}).to_string()).send(&app).await;
+    let r =
+        post("/auth/initiate").json(&json!({"tokenId": b.token_id, "serviceVds": svc}).to_string()).send(&app).await;
     r.assert_error(StatusCode::FORBIDDEN, "service_not_registered");
 }

@@ -39,9 +39,11 @@ async fn two_instances(db: &TestDb) {
     assert_eq!((push["sessionId"].as_str(), push["autoPassword"].as_str()), (Some(sid), Some(otp)));
 
     // The browser's socket on A; a second socket for the same session on B replaces it.
-    let mut browser_a = connect(&a.ws(&format!("/ws/session/{sid}?token={}", started["wsToken"].as_str().unwrap()))).await;
+    let mut browser_a =
+        connect(&a.ws(&format!("/ws/session/{sid}?token={}", started["wsToken"].as_str().unwrap()))).await;
     assert_eq!(next(&mut browser_a).await.unwrap()["type"], "otp_ready");
-    let mut browser_b = connect(&format!("{ws_b}/ws/session/{sid}?token={}", started["wsToken"].as_str().unwrap())).await;
+    let mut browser_b =
+        connect(&format!("{ws_b}/ws/session/{sid}?token={}", started["wsToken"].as_str().unwrap())).await;
     assert_eq!(next(&mut browser_b).await.unwrap()["type"], "otp_ready");
     assert_eq!(next(&mut browser_a).await, Err(4009));
 
@@ -76,7 +78,10 @@ async fn two_instances(db: &TestDb) {
         checked += usize::from(t.await.unwrap() == StatusCode::UNAUTHORIZED);
     }
     assert_eq!(checked, 3);
-    let r = post("/auth/verify").json(&approve(&phone, &phone.key, &sid, otp, T0, &["identity:name"]).to_string()).send(&b.app).await;
+    let r = post("/auth/verify")
+        .json(&approve(&phone, &phone.key, &sid, otp, T0, &["identity:name"]).to_string())
+        .send(&b.app)
+        .await;
     r.assert_error(StatusCode::TOO_MANY_REQUESTS, "too_many_attempts");
 
     // Revoked on B: the channel (on B) closes and A refuses new logins.

@@ -4,7 +4,9 @@
 use axum::http::StatusCode;
 use serde_json::json;
 
-use crate::oauth_support::{Browser, REDIRECT, authorize_url, claims, client, exchange, location_params, param, userinfo};
+use crate::oauth_support::{
+    Browser, REDIRECT, authorize_url, claims, client, exchange, location_params, param, userinfo,
+};
 use crate::passwordless::{channel, next};
 use crate::passwordless_support::{approve, server};
 use crate::support::{T0, TestDb, post};
@@ -184,12 +186,22 @@ async fn seal_on_the_vrl(db: &TestDb) {
     pl.s.advance(61);
     // Approving with a seal on the VRL: 403, and the session is not approved.
     let started = pl.initiate(&phone, &svc, &["identity:name"]).await;
-    let body = approve(&phone, &phone.key, started["sessionId"].as_str().unwrap(), started["autoPassword"].as_str().unwrap(), T0 + 61, &["identity:name"]);
+    let body = approve(
+        &phone,
+        &phone.key,
+        started["sessionId"].as_str().unwrap(),
+        started["autoPassword"].as_str().unwrap(),
+        T0 + 61,
+        &["identity:name"],
+    );
     pl.verify(&body).await.assert_error(StatusCode::FORBIDDEN, "vds_revoked");
     let row = pl.s.state.store.auth_session(started["sessionId"].as_str().unwrap()).await.unwrap().unwrap();
     assert_eq!(row.status, "pending");
     // Enrolling a seal on the VRL: 403.
     let key = idseal_x1280::DeviceKey::generate().unwrap();
-    let r = post("/enroll").json(&crate::passwordless_support::enroll_body(&other_vds, &key.public_key().to_pem(), "d")).send(&pl.s.app).await;
+    let r = post("/enroll")
+        .json(&crate::passwordless_support::enroll_body(&other_vds, &key.public_key().to_pem(), "d"))
+        .send(&pl.s.app)
+        .await;
     r.assert_error(StatusCode::FORBIDDEN, "vds_revoked");
 }

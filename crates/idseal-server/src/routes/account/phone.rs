@@ -80,7 +80,8 @@ async fn pending_request(st: &AppState, return_to: &str) -> Result<Option<(Clien
 fn service_for(st: &AppState, pending: Option<&(Client, ValidatedAuthorization)>) -> Result<ServiceIdentity, String> {
     match pending {
         Some((client, v)) => {
-            let identity: Vec<String> = v.scope.iter().filter(|s| s.starts_with("identity:")).map(str::to_owned).collect();
+            let identity: Vec<String> =
+                v.scope.iter().filter(|s| s.starts_with("identity:")).map(str::to_owned).collect();
             let ceiling = ScopeSet::parse(&identity).map_err(|e| e.to_string())?;
             let url = url::Url::parse(&v.redirect_uri)
                 .map(|u| u.origin().ascii_serialization())
@@ -122,7 +123,11 @@ async fn start_inner(st: &AppState, meta: &Meta, pairs: &[(String, String)]) -> 
     let return_to = safe_return(field(pairs, "return_to"));
     let retry = login_link(&return_to);
     let Ok(token_id) = check_token_id(field(pairs, "token_id").unwrap_or("").trim()) else {
-        return Ok(error_page("Sign-in refused", "That is not a token id (it looks like 8-4-4-4-12 hex digits).", &retry));
+        return Ok(error_page(
+            "Sign-in refused",
+            "That is not a token id (it looks like 8-4-4-4-12 hex digits).",
+            &retry,
+        ));
     };
     let pending = match pending_request(st, &return_to).await {
         Ok(p) => p,
@@ -192,9 +197,10 @@ async fn wait_inner(st: &AppState, meta: &Meta, q: &WaitQuery) -> Result<Respons
     let Some(row) = st.store.auth_session(&q.session).await.map_err(ApiError::internal)? else {
         return Ok(foreign());
     };
-    let bound = row.browser_binding.as_deref().is_some_and(|b| {
-        aws_lc_rs::constant_time::verify_slices_are_equal(b.as_bytes(), mac.as_bytes()).is_ok()
-    });
+    let bound = row
+        .browser_binding
+        .as_deref()
+        .is_some_and(|b| aws_lc_rs::constant_time::verify_slices_are_equal(b.as_bytes(), mac.as_bytes()).is_ok());
     if !bound {
         return Ok(foreign());
     }

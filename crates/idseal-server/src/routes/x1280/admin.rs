@@ -178,7 +178,11 @@ pub async fn list_services(State(st): State<AppState>, _admin: Admin) -> Result<
 #[utoipa::path(delete, path = "/admin/services/{id}", tag = "admin", security(("bearer" = [])),
     params(("id" = String, Path, description = "Service id")),
     responses((status = 204), (status = 404, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody)))]
-pub async fn delete_service(State(st): State<AppState>, admin: Admin, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn delete_service(
+    State(st): State<AppState>,
+    admin: Admin,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     if !st.store.delete_service(&id).await.map_err(ApiError::internal)? {
         return Err(ApiError::NotFound);
     }

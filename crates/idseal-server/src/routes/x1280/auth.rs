@@ -177,8 +177,8 @@ async fn identify_service(st: &AppState, meta: &Meta, req: &InitiateRequest) -> 
                 ));
             }
             // The seal's scopes and the registry's both bound the request.
-            let seal_scopes = ScopeSet::parse(&svc.scopes)
-                .map_err(|e| ApiError::coded(400, "invalid_service_vds", e.to_string()))?;
+            let seal_scopes =
+                ScopeSet::parse(&svc.scopes).map_err(|e| ApiError::coded(400, "invalid_service_vds", e.to_string()))?;
             let allowed = ScopeSet::parse_space_separated(&s.allowed_scopes).map_err(ApiError::internal)?;
             let ceiling = within(&allowed, &seal_scopes);
             let defaults = ScopeSet::parse_space_separated(&s.default_scopes).map_err(ApiError::internal)?;
@@ -414,9 +414,7 @@ pub async fn disclose(
     let Some(identity) = report.vds.payload.as_identity() else {
         return Err(ApiError::coded(400, "vds_mismatch", "this is not the enrolled seal"));
     };
-    let today = time::OffsetDateTime::from_unix_timestamp(st.clock.now().as_secs())
-        .map_err(ApiError::internal)?
-        .date();
+    let today = time::OffsetDateTime::from_unix_timestamp(st.clock.now().as_secs()).map_err(ApiError::internal)?.date();
     Ok((idseal_x1280::disclose(identity, granted, today), idseal_x1280::eidas_acr(identity.trust_level)))
 }
 
@@ -470,7 +468,8 @@ async fn approve(
     let service_key = idseal_x1280::service_hash_key(&st.x1280.hash, &session.service_id);
     let hash = idseal_x1280::response_hash(&service_key, &session.session_id, &session.random, &jwt);
     let expires_at = rfc3339(now.saturating_add(std::time::Duration::from_secs(u64::try_from(ttl).unwrap_or(3600))));
-    let event = json!({"type": "approved", "jwt": jwt, "hash": hash, "random": session.random, "expiresAt": expires_at});
+    let event =
+        json!({"type": "approved", "jwt": jwt, "hash": hash, "random": session.random, "expiresAt": expires_at});
     resolve(st, meta, session, "approved", Some(granted), None, Some((event, None))).await?;
     Ok(Json(VerifyResponse {
         status: "approved".into(),

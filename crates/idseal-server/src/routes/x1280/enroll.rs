@@ -118,7 +118,9 @@ pub async fn enroll(
     let conflict = match st.store.insert_enrollment(&row).await.map_err(ApiError::internal)? {
         EnrollOutcome::Inserted => None,
         EnrollOutcome::TokenExists { revoked: true } => Some(("token_revoked", "this token id has been revoked")),
-        EnrollOutcome::TokenExists { revoked: false } => Some(("already_enrolled", "this token id is already enrolled")),
+        EnrollOutcome::TokenExists { revoked: false } => {
+            Some(("already_enrolled", "this token id is already enrolled"))
+        }
         EnrollOutcome::KeyInUse => Some(("key_in_use", "this device key is already bound to a token")),
         EnrollOutcome::VdsInUse => Some(("already_enrolled", "this seal is already enrolled")),
     };
@@ -153,7 +155,8 @@ async fn refused(st: &AppState, meta: &Meta, reason: &str, e: ApiError) -> ApiEr
         ApiError::Coded { error, description, .. } => json!({"step": "enroll", "error": error, "why": description}),
         _ => json!({"step": "enroll"}),
     };
-    let ev = AuditEvent::new(kind, st.clock.now(), "anonymous").request(meta.ip, meta.user_agent.clone()).details(detail);
+    let ev =
+        AuditEvent::new(kind, st.clock.now(), "anonymous").request(meta.ip, meta.user_agent.clone()).details(detail);
     if let Err(audit) = crate::oidc::audit(st, meta, ev).await {
         return audit;
     }
@@ -188,8 +191,9 @@ pub async fn self_revoke(
         return Err(ApiError::coded(401, "timestamp_skew", "the timestamp is not within 30 seconds of the server's"));
     }
     let key = DevicePublicKey::from_pem(&enrollment.public_key_pem).map_err(ApiError::internal)?;
-    key.verify(idseal_x1280::revoke_message(&token_id, req.timestamp).as_bytes(), &sig)
-        .map_err(|_| ApiError::coded(401, "invalid_signature", "the signature does not verify with the enrolled key"))?;
+    key.verify(idseal_x1280::revoke_message(&token_id, req.timestamp).as_bytes(), &sig).map_err(|_| {
+        ApiError::coded(401, "invalid_signature", "the signature does not verify with the enrolled key")
+    })?;
     revoke(&st, &meta, &token_id, "user_request", &token_id).await?;
     Ok(Json(json!({"revoked": true})))
 }

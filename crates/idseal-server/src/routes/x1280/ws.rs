@@ -28,8 +28,8 @@ use axum::response::IntoResponse as _;
 
 use crate::error::ApiError;
 use crate::oidc::random;
-use crate::web::Meta;
 use crate::state::AppState;
+use crate::web::Meta;
 use crate::x1280::{DEVICE_TOPIC, SESSION_TOPIC, open_event, publish_event, push_data, rfc3339};
 
 /// Close: resolved or expired.
@@ -96,7 +96,8 @@ impl SocketId {
     fn new() -> Self {
         #[allow(clippy::disallowed_methods)] // ordering of replacement notices only, never a decision on time
         let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros());
-        let nonce = random::<16>().map(|b| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)).unwrap_or_default();
+        let nonce =
+            random::<16>().map(|b| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)).unwrap_or_default();
         Self(at, nonce)
     }
 
