@@ -19,6 +19,7 @@
 //! the bench when a URL is given. The rate limits that would stop a load test (`login_ip`,
 //! `login_email`, `token`) keep being counted but get limits the bench cannot reach.
 
+use crate::bench_common::{count, per_s, percentiles, raw_commits, threaded_rate};
 use std::hint::black_box;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -62,42 +63,6 @@ pub(crate) struct Sizes {
     pub(crate) raw_seconds: f64,
     /// Concurrent client connections.
     pub(crate) concurrency: usize,
-}
-
-fn per_s(n: u64, elapsed: Duration) -> f64 {
-    n as f64 / elapsed.as_secs_f64().max(1e-9)
-}
-
-/// Runs `work` on `threads` threads until `seconds` have passed; operations per second.
-fn threaded_rate<F>(threads: usize, seconds: f64, work: F) -> anyhow::Result<f64>
-where
-    F: Fn(u64) -> anyhow::Result<()> + Sync,
-{
-    let budget = Duration::from_secs_f64(seconds);
-    let start = Instant::now();
-    let total = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let work = &work;
-                s.spawn(move || {
-                    let mut n = 0u64;
-                    loop {
-                        work(n.wrapping_add((t as u64) << 32))?;
-                        n += 1;
-                        if start.elapsed() >= budget {
-                            return Ok::<u64, anyhow::Error>(n);
-                        }
-                    }
-                })
-            })
-            .collect();
-        let mut total = 0u64;
-        for h in handles {
-            total += h.join().map_err(|_| anyhow::anyhow!("a measurement thread panicked"))??;
-        }
-        Ok::<u64, anyhow::Error>(total)
-    })?;
-    Ok(per_s(total, start.elapsed()))
 }
 
 fn sign_rate(key: &SigningKey, threads: usize, seconds: f64) -> anyhow::Result<f64> {
@@ -347,20 +312,6 @@ impl Run {
     }
 }
 
-/// `x` rounded up to a whole count (0 for negative or not-a-number values).
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // rounded, clamped to usize
-fn count(x: f64) -> usize {
-    if x.is_finite() && x > 0.0 { x.ceil().min(usize::MAX as f64) as usize } else { 0 }
-}
-
-/// The median and the 99th percentile (nearest rank) of `v`.
-fn percentiles(v: &[f64]) -> (f64, f64) {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let at = |q: f64| s.get(count(s.len() as f64 * q).saturating_sub(1)).copied().unwrap_or(0.0);
-    (at(0.50), at(0.99))
-}
-
 /// Each of `items` through `grant` once, `concurrency` at a time.
 async fn closed_loop(t: &Arc<Target>, items: Vec<String>, concurrency: usize, refresh: bool) -> anyhow::Result<Run> {
     let items = Arc::new(items);
@@ -498,34 +449,6 @@ async fn logins(t: &Arc<Target>, n: usize, concurrency: usize) -> anyhow::Result
     Ok(run)
 }
 
-/// Raw one-row write transactions per second on the server's own database, `tasks`
-/// concurrent writers ([`idseal_store::testing::raw_insert_batch`] of one 100-byte row): the
-/// durable-commit limit that each grant and login pays several times.
-async fn raw_commits(t: &Target, tasks: usize, seconds: f64) -> anyhow::Result<f64> {
-    idseal_store::testing::raw_insert_batch(&t.state.store, 0, &[vec![1u8; 100]]).await?;
-    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
-    let start = Instant::now();
-    let mut handles = Vec::new();
-    for k in 0..tasks.max(1) {
-        let store = t.state.store.clone();
-        handles.push(tokio::spawn(async move {
-            let mut n = 0u64;
-            let mut id = i64::try_from(k)?.saturating_add(1).saturating_mul(1 << 32);
-            while Instant::now() < deadline {
-                idseal_store::testing::raw_insert_batch(&store, id, &[vec![2u8; 100]]).await?;
-                id += 1;
-                n += 1;
-            }
-            Ok::<u64, anyhow::Error>(n)
-        }));
-    }
-    let mut total = 0u64;
-    for h in handles {
-        total += h.await??;
-    }
-    Ok(per_s(total, start.elapsed()))
-}
-
 /// Everything measured through one server.
 async fn backend(
     database_url: Option<&str>,
@@ -541,7 +464,7 @@ async fn backend(
         // Warm-up: connections, statement caches, the pool.
         let warm = insert_codes(&t, c.min(sizes.grants.max(1)), "warm").await?;
         closed_loop(&t, warm, c, false).await?;
-        let commits = raw_commits(&t, c, 2.0).await?;
+        let commits = raw_commits(&t.state.store, c, 2.0).await?;
         let codes = insert_codes(&t, sizes.grants, "run").await?;
         let exchanges = closed_loop(&t, codes, c, false).await?;
         let peak = per_s(exchanges.ok, exchanges.elapsed);

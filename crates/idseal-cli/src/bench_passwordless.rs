@@ -25,6 +25,7 @@
 //! the bench when a URL is given. The `enroll`, `auth_initiate` and `login_token` rate limits keep being
 //! counted but get limits the bench cannot reach.
 
+use crate::bench_common::{count, per_s, percentiles, raw_commits, threaded_rate};
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
@@ -88,45 +89,6 @@ pub(crate) struct Sizes {
     pub(crate) raw_seconds: f64,
     /// Concurrent workers (and connections).
     pub(crate) concurrency: usize,
-}
-
-fn per_s(n: u64, elapsed: Duration) -> f64 {
-    n as f64 / elapsed.as_secs_f64().max(1e-9)
-}
-
-/// Runs `work` on `threads` threads until `seconds` have passed; operations per second.
-fn threaded_rate<F>(threads: usize, seconds: f64, work: F) -> anyhow::Result<f64>
-where
-    F: Fn() -> anyhow::Result<()> + Sync,
-{
-    for _ in 0..20 {
-        work()?;
-    }
-    let budget = Duration::from_secs_f64(seconds);
-    let start = Instant::now();
-    let total = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|_| {
-                let work = &work;
-                s.spawn(move || {
-                    let mut n = 0u64;
-                    loop {
-                        work()?;
-                        n += 1;
-                        if start.elapsed() >= budget {
-                            return Ok::<u64, anyhow::Error>(n);
-                        }
-                    }
-                })
-            })
-            .collect();
-        let mut total = 0u64;
-        for h in handles {
-            total += h.join().map_err(|_| anyhow::anyhow!("a measurement thread panicked"))??;
-        }
-        Ok::<u64, anyhow::Error>(total)
-    })?;
-    Ok(per_s(total, start.elapsed()))
 }
 
 fn crypto<E>(what: &'static str) -> impl FnOnce(E) -> anyhow::Error {
@@ -248,8 +210,8 @@ fn raw_limits(seconds: f64) -> anyhow::Result<Value> {
     ];
     let mut v = serde_json::Map::new();
     for (name, op) in &ops {
-        v.insert(format!("{name}_per_s_1_thread"), threaded_rate(1, seconds, op)?.into());
-        v.insert(format!("{name}_per_s_2_threads"), threaded_rate(2, seconds, op)?.into());
+        v.insert(format!("{name}_per_s_1_thread"), threaded_rate(1, seconds, |_| op())?.into());
+        v.insert(format!("{name}_per_s_2_threads"), threaded_rate(2, seconds, |_| op())?.into());
     }
     let rate =
         |k: &str| v.get(&format!("{k}_per_s_2_threads")).and_then(Value::as_f64).unwrap_or(0.0).max(f64::MIN_POSITIVE);
@@ -475,20 +437,6 @@ impl Run {
     }
 }
 
-/// `x` rounded up to a whole count (0 for negative or not-a-number values).
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // rounded, clamped to usize
-fn count(x: f64) -> usize {
-    if x.is_finite() && x > 0.0 { x.ceil().min(usize::MAX as f64) as usize } else { 0 }
-}
-
-/// The median and the 99th percentile (nearest rank) of `v`.
-fn percentiles(v: &[f64]) -> (f64, f64) {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let at = |q: f64| s.get(count(s.len() as f64 * q).saturating_sub(1)).copied().unwrap_or(0.0);
-    (at(0.50), at(0.99))
-}
-
 /// `concurrency` workers logging in for `seconds`, phones round robin.
 async fn closed_loop(t: &Arc<Target>, concurrency: usize, seconds: f64, by_vds: bool) -> anyhow::Result<Run> {
     let next = Arc::new(AtomicUsize::new(0));
@@ -561,34 +509,6 @@ async fn fixed_rate(t: &Arc<Target>, rate: f64, seconds: f64) -> anyhow::Result<
     }))
 }
 
-/// Raw one-row write transactions per second on the server's own database, `tasks` concurrent
-/// writers ([`idseal_store::testing::raw_insert_batch`] of one 100-byte row): the durable-commit
-/// limit that each login pays [`COMMITS_PER_LOGIN`] times.
-async fn raw_commits(t: &Target, tasks: usize, seconds: f64) -> anyhow::Result<f64> {
-    idseal_store::testing::raw_insert_batch(&t.state.store, 0, &[vec![1u8; 100]]).await?;
-    let deadline = Instant::now() + Duration::from_secs_f64(seconds);
-    let start = Instant::now();
-    let mut handles = Vec::new();
-    for k in 0..tasks.max(1) {
-        let store = t.state.store.clone();
-        handles.push(tokio::spawn(async move {
-            let mut n = 0u64;
-            let mut id = i64::try_from(k)?.saturating_add(1).saturating_mul(1 << 32);
-            while Instant::now() < deadline {
-                idseal_store::testing::raw_insert_batch(&store, id, &[vec![2u8; 100]]).await?;
-                id += 1;
-                n += 1;
-            }
-            Ok::<u64, anyhow::Error>(n)
-        }));
-    }
-    let mut total = 0u64;
-    for h in handles {
-        total += h.await??;
-    }
-    Ok(per_s(total, start.elapsed()))
-}
-
 /// Everything measured through one server.
 async fn backend(database_url: Option<&str>, sizes: Sizes, raw: &Value) -> anyhow::Result<Value> {
     let dir = tempfile::tempdir()?;
@@ -604,7 +524,7 @@ async fn backend(database_url: Option<&str>, sizes: Sizes, raw: &Value) -> anyho
         let by_id = closed_loop(&t, c, sizes.seconds / 2.0, false).await?;
         let rate = per_s(peak.ok, peak.elapsed);
         let latency = fixed_rate(&t, rate / 2.0, sizes.latency_seconds).await?;
-        let commits = raw_commits(&t, c, 2.0).await?;
+        let commits = raw_commits(&t.state.store, c, 2.0).await?;
         let goal = rate >= GOAL_PER_S
             && latency.get("meets_goal").and_then(Value::as_bool).unwrap_or(false)
             && peak.failed == 0;

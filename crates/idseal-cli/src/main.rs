@@ -1,6 +1,7 @@
 //! The `idseal` binary.
 
 mod bench;
+mod bench_common;
 mod bench_oauth;
 mod bench_passwordless;
 mod bench_tlog;
