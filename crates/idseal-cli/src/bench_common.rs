@@ -3,6 +3,64 @@
 
 use std::time::{Duration, Instant};
 
+/// What a closed-loop run produced: counts, the first error, each latency, and what the
+/// successful calls returned (`T`: e.g. refresh tokens to use next).
+pub(crate) struct Run<T = ()> {
+    /// Successful calls.
+    pub(crate) ok: u64,
+    /// Failed calls.
+    pub(crate) failed: u64,
+    /// The first failure's message.
+    pub(crate) first_error: Option<String>,
+    /// Each call's latency, milliseconds.
+    pub(crate) latencies_ms: Vec<f64>,
+    /// What successful calls returned.
+    pub(crate) outputs: Vec<T>,
+    /// Wall time of the run.
+    pub(crate) elapsed: Duration,
+}
+
+impl<T> Default for Run<T> {
+    fn default() -> Self {
+        Self {
+            ok: 0,
+            failed: 0,
+            first_error: None,
+            latencies_ms: Vec::new(),
+            outputs: Vec::new(),
+            elapsed: Duration::ZERO,
+        }
+    }
+}
+
+impl<T> Run<T> {
+    /// Adds another worker's run.
+    pub(crate) fn merge(&mut self, o: Self) {
+        self.ok += o.ok;
+        self.failed += o.failed;
+        if self.first_error.is_none() {
+            self.first_error = o.first_error;
+        }
+        self.latencies_ms.extend(o.latencies_ms);
+        self.outputs.extend(o.outputs);
+    }
+
+    /// Records one call started at `started`.
+    pub(crate) fn record(&mut self, started: Instant, r: Result<Option<T>, String>) {
+        self.latencies_ms.push(started.elapsed().as_secs_f64() * 1e3);
+        match r {
+            Ok(out) => {
+                self.ok += 1;
+                self.outputs.extend(out);
+            }
+            Err(e) => {
+                self.failed += 1;
+                self.first_error.get_or_insert(e);
+            }
+        }
+    }
+}
+
 /// Operations per second.
 #[allow(clippy::cast_precision_loss)] // counts far below 2^52
 pub(crate) fn per_s(n: u64, elapsed: Duration) -> f64 {

@@ -255,42 +255,14 @@ fn exchange_form(code: &str) -> [(&'static str, &str); 4] {
     [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT_URI), ("code_verifier", VERIFIER)]
 }
 
-/// What a closed-loop run produced.
-#[derive(Default)]
-struct Run {
-    ok: u64,
-    failed: u64,
-    first_error: Option<String>,
-    latencies_ms: Vec<f64>,
-    refresh_tokens: Vec<String>,
-    elapsed: Duration,
+/// A run of grants (its outputs: the refresh tokens issued); its figures against a limit.
+type Run = crate::bench_common::Run<String>;
+
+trait GrantFigures {
+    fn json(&self, limit: f64, limit_name: &str, goal: f64) -> serde_json::Value;
 }
 
-impl Run {
-    fn merge(&mut self, o: Self) {
-        self.ok += o.ok;
-        self.failed += o.failed;
-        if self.first_error.is_none() {
-            self.first_error = o.first_error;
-        }
-        self.latencies_ms.extend(o.latencies_ms);
-        self.refresh_tokens.extend(o.refresh_tokens);
-    }
-
-    fn record(&mut self, started: Instant, r: Result<Option<String>, String>) {
-        self.latencies_ms.push(started.elapsed().as_secs_f64() * 1e3);
-        match r {
-            Ok(rt) => {
-                self.ok += 1;
-                self.refresh_tokens.extend(rt);
-            }
-            Err(e) => {
-                self.failed += 1;
-                self.first_error.get_or_insert(e);
-            }
-        }
-    }
-
+impl GrantFigures for Run {
     fn json(&self, limit: f64, limit_name: &str, goal: f64) -> serde_json::Value {
         let rate = per_s(self.ok, self.elapsed);
         let ratio = rate / limit.max(f64::MIN_POSITIVE);
@@ -468,7 +440,7 @@ async fn backend(
         let codes = insert_codes(&t, sizes.grants, "run").await?;
         let exchanges = closed_loop(&t, codes, c, false).await?;
         let peak = per_s(exchanges.ok, exchanges.elapsed);
-        let tokens = exchanges.refresh_tokens.clone();
+        let tokens = exchanges.outputs.clone();
         let refreshes = closed_loop(&t, tokens, c, true).await?;
         let latency = fixed_rate(&t, peak / 2.0, sizes.latency_seconds).await?;
         let login = logins(&t, sizes.logins, c).await?;

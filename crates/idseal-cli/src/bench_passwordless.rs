@@ -25,7 +25,7 @@
 //! the bench when a URL is given. The `enroll`, `auth_initiate` and `login_token` rate limits keep being
 //! counted but get limits the bench cannot reach.
 
-use crate::bench_common::{count, per_s, percentiles, raw_commits, threaded_rate};
+use crate::bench_common::{Run, count, per_s, percentiles, raw_commits, threaded_rate};
 use std::hint::black_box;
 use std::path::Path;
 use std::sync::Arc;
@@ -386,37 +386,12 @@ async fn login(t: &Target, phone: &Phone, by_vds: bool) -> Result<(), String> {
     Ok(())
 }
 
-/// What a run produced.
-#[derive(Default)]
-struct Run {
-    ok: u64,
-    failed: u64,
-    first_error: Option<String>,
-    latencies_ms: Vec<f64>,
-    elapsed: Duration,
+/// A run's figures against the crypto limit of one login.
+trait LoginFigures {
+    fn json(&self, limit: f64) -> Value;
 }
 
-impl Run {
-    fn merge(&mut self, o: Self) {
-        self.ok += o.ok;
-        self.failed += o.failed;
-        if self.first_error.is_none() {
-            self.first_error = o.first_error;
-        }
-        self.latencies_ms.extend(o.latencies_ms);
-    }
-
-    fn record(&mut self, started: Instant, r: Result<(), String>) {
-        self.latencies_ms.push(started.elapsed().as_secs_f64() * 1e3);
-        match r {
-            Ok(()) => self.ok += 1,
-            Err(e) => {
-                self.failed += 1;
-                self.first_error.get_or_insert(e);
-            }
-        }
-    }
-
+impl LoginFigures for Run {
     fn json(&self, limit: f64) -> Value {
         let rate = per_s(self.ok, self.elapsed);
         let (p50, p99) = percentiles(&self.latencies_ms);
@@ -446,13 +421,13 @@ async fn closed_loop(t: &Arc<Target>, concurrency: usize, seconds: f64, by_vds: 
     for _ in 0..concurrency.max(1) {
         let (t, next) = (t.clone(), next.clone());
         tasks.push(tokio::spawn(async move {
-            let mut run = Run::default();
+            let mut run: Run = Run::default();
             while Instant::now() < deadline {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(phone) = t.phones.get(i % t.phones.len().max(1)) else { break };
                 let started = Instant::now();
                 let r = login(&t, phone, by_vds).await;
-                run.record(started, r);
+                run.record(started, r.map(|()| None));
             }
             run
         }));
@@ -477,12 +452,12 @@ async fn fixed_rate(t: &Arc<Target>, rate: f64, seconds: f64) -> anyhow::Result<
         let at = tick.tick().await;
         let t = t.clone();
         tasks.push(tokio::spawn(async move {
-            let mut run = Run::default();
+            let mut run: Run = Run::default();
             let r = match t.phones.get(i % t.phones.len().max(1)) {
                 Some(phone) => login(&t, phone, true).await,
                 None => Err("no phone".into()),
             };
-            run.record(at.into_std(), r);
+            run.record(at.into_std(), r.map(|()| None));
             run
         }));
     }
