@@ -169,6 +169,20 @@ impl Default for TrustConfig {
     }
 }
 
+/// SCAL3 sole-control evidence (docs/scal3.md).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Scal3Config {
+    /// Wrong PINs before a credential locks (an operator re-enrols the phone after that).
+    pub max_pin_attempts: u32,
+}
+
+impl Default for Scal3Config {
+    fn default() -> Self {
+        Self { max_pin_attempts: 5 }
+    }
+}
+
 /// Passwordless login (docs/passwordless.md).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -306,6 +320,8 @@ pub struct Config {
     pub push: crate::push::PushConfig,
     /// Passwordless login.
     pub passwordless: PasswordlessConfig,
+    /// SCAL3 (used only when the server is built with the `scal3` feature).
+    pub scal3: Scal3Config,
 }
 
 impl Default for Config {
@@ -330,6 +346,7 @@ impl Default for Config {
             trust: TrustConfig::default(),
             push: crate::push::PushConfig::default(),
             passwordless: PasswordlessConfig::default(),
+            scal3: Scal3Config::default(),
         }
     }
 }
@@ -537,6 +554,9 @@ fn check_passwordless(c: &Config) -> Result<(), ConfigError> {
             "passwordless.max_sockets_per_ip",
             "max_sockets is 1 to 1000000 and max_sockets_per_ip 1 to max_sockets",
         ));
+    }
+    if !(1..=20).contains(&c.scal3.max_pin_attempts) {
+        return Err(invalid("scal3.max_pin_attempts", "must be between 1 and 20"));
     }
     if let Some(g) = &c.trust.governance_location {
         if !(g.starts_with("https://") || g.starts_with("http://")) {

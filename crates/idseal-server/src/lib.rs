@@ -106,6 +106,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/enrollments/{token_id}/revoke", post(routes::x1280::admin::revoke_enrollment))
         .route("/admin/sessions", get(routes::x1280::admin::list_sessions))
         .route("/admin/sessions/live", get(routes::x1280::admin::live_sessions))
+        .merge(scal3_routes())
         .fallback((|| async { ApiError::NotFound }).layer(observe.clone()))
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::rate_limit))
@@ -186,6 +187,22 @@ pub async fn shutdown_signal() {
 
 /// Periodic work: reload and deactivate keys, sign audit-log checkpoints, purge expired
 /// counters.
+/// The SCAL3 routes (docs/scal3.md), when the server is built with the `scal3` feature.
+#[cfg(feature = "scal3")]
+fn scal3_routes() -> Router<AppState> {
+    Router::new()
+        .route("/scal3/provider-key", get(routes::scal3::provider_key))
+        .route("/scal3/enrol", post(routes::scal3::enrol))
+        .route("/scal3/challenge", post(routes::scal3::challenge))
+        .route("/scal3/prove", post(routes::scal3::prove))
+}
+
+/// Without the `scal3` feature: no SCAL3 routes.
+#[cfg(not(feature = "scal3"))]
+fn scal3_routes() -> Router<AppState> {
+    Router::new()
+}
+
 fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let refresh = Duration::from_secs(state.settings.config.keys.refresh_secs);
@@ -223,6 +240,10 @@ fn spawn_background(state: AppState) -> tokio::task::JoinHandle<()> {
                     let keep = state.settings.config.passwordless.session_retention_days.saturating_mul(86400);
                     if let Err(e) = state.store.purge_auth_sessions(now.saturating_sub(Duration::from_secs(keep))).await {
                         tracing::warn!(error = %e, "login-session purge failed");
+                    }
+                    #[cfg(feature = "scal3")]
+                    if let Err(e) = state.store.purge_scal3_challenges(now.saturating_sub(Duration::from_secs(86_400))).await {
+                        tracing::warn!(error = %e, "SCAL3 challenge purge failed");
                     }
                     let collect = Duration::from_secs(x1280::RESULT_COLLECT_SECS.unsigned_abs());
                     if let Err(e) = state.store.clear_stale_results(now.saturating_sub(collect)).await {

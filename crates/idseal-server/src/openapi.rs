@@ -55,9 +55,23 @@ impl Modify for BearerAuth {
 )]
 struct ApiDoc;
 
+/// The SCAL3 operations (built with the `scal3` feature).
+#[cfg(feature = "scal3")]
+#[derive(OpenApi)]
+#[openapi(
+    paths(crate::routes::scal3::provider_key, crate::routes::scal3::enrol, crate::routes::scal3::challenge,
+          crate::routes::scal3::prove),
+    components(schemas(crate::routes::scal3::EnrolRequest, crate::routes::scal3::ChallengeRequest,
+                      crate::routes::scal3::ProveRequest, crate::routes::scal3::ProveResponse)),
+    tags((name = "scal3", description = "SCAL3 sole-control evidence (docs/scal3.md; patent NL2037022B1, see NOTICE)"))
+)]
+struct Scal3Doc;
+
 /// The OpenAPI document.
 pub fn document() -> utoipa::openapi::OpenApi {
     let mut doc = ApiDoc::openapi();
+    #[cfg(feature = "scal3")]
+    doc.merge(Scal3Doc::openapi());
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc
 }

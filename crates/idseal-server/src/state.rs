@@ -132,6 +132,9 @@ pub struct AppState {
     pub push: Option<crate::x1280::Push>,
     /// Open WebSockets of this instance, in all and per client address.
     pub sockets: Arc<crate::x1280::SocketSlots>,
+    /// The SCAL3 provider keys (derived from the master key).
+    #[cfg(feature = "scal3")]
+    pub scal3: Arc<idseal_scal3::ProviderSecrets>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -215,6 +218,8 @@ impl AppState {
         let push = crate::push::FcmSender::from_config(&settings.config.push, clock.clone())
             .map_err(|e| StartError::Push(e.to_string()))?
             .map(|s| Arc::new(s) as crate::x1280::Push);
+        #[cfg(feature = "scal3")]
+        let scal3 = Arc::new(crate::routes::scal3::provider(&master).map_err(StartError::Trust)?);
         let state = Self {
             settings: Arc::new(settings),
             store,
@@ -231,6 +236,8 @@ impl AppState {
             anchors,
             x1280: Arc::new(x1280),
             push,
+            #[cfg(feature = "scal3")]
+            scal3,
             sockets: Arc::new(crate::x1280::SocketSlots::new(settings_sockets.0, settings_sockets.1)),
         };
         state.update_key_gauge();

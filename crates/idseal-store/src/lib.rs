@@ -17,11 +17,14 @@ mod keys;
 mod oauth;
 mod oauth_tokens;
 mod ratelimit;
+mod scal3;
 pub mod testing;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_oauth;
+#[cfg(test)]
+mod tests_scal3;
 #[cfg(test)]
 mod tests_tlog;
 #[cfg(test)]
@@ -44,6 +47,7 @@ pub use accounts::{AccountRow, SessionRow};
 pub use audit::AuditRow;
 pub use bus::{BusMessage, EventBus, MAX_NOTIFICATION_BYTES};
 pub use oauth::{AccessRow, AccessStatus, ClientRow, CodeOutcome, CodeRow, ConsentRow, GrantRow, RefreshRow};
+pub use scal3::{Scal3ChallengeRow, Scal3CredentialRow, Scal3PinOutcome};
 pub use tlog::{AuditQuery, HashSnapshot, NewEntry, StoredCheckpoint, StoredEntry};
 pub use x1280::{EnrollOutcome, EnrollmentFilter, EnrollmentRow, ServiceRow};
 pub use x1280_sessions::{AttemptOutcome, AuthSessionRow, MAX_PENDING_LISTED, SessionFilter};

@@ -89,6 +89,12 @@ pub enum AuditEventKind {
     ServiceRegister,
     /// A relying service was removed.
     ServiceRemove,
+    /// A phone enrolled a SCAL3 credential (device key + PIN).
+    Scal3Enrol,
+    /// An instruction was authorised with SCAL3: the entry holds the record anyone can verify.
+    Scal3Authorize,
+    /// A SCAL3 proof failed the PIN factor (counted; the credential locks at the limit).
+    Scal3PinFailure,
 }
 
 impl AuditEventKind {
@@ -131,6 +137,9 @@ impl AuditEventKind {
             Self::VdsVerifyFail => "VDS_VERIFY_FAIL",
             Self::ServiceRegister => "SERVICE_REGISTER",
             Self::ServiceRemove => "SERVICE_REMOVE",
+            Self::Scal3Enrol => "SCAL3_ENROL",
+            Self::Scal3Authorize => "SCAL3_AUTHORIZE",
+            Self::Scal3PinFailure => "SCAL3_PIN_FAILURE",
         }
     }
 }

@@ -52,6 +52,8 @@ mod passwordless_support;
 mod plumbing;
 mod push;
 mod ratelimit;
+#[cfg(feature = "scal3")]
+mod scal3;
 mod support;
 mod tlog;
 mod trust;

@@ -74,6 +74,11 @@ pub struct VerifyRequest {
     /// its expiry and revocation are checked at every login.
     #[serde(default)]
     pub vds_data: Option<String>,
+    /// A proven SCAL3 `approve_login` challenge (base64url) for this session and exactly these
+    /// granted scopes: required when the grant is high-risk (`identity:full`,
+    /// `identity:full_with_photo`, photo with document) and the token has a SCAL3 credential.
+    #[serde(default)]
+    pub scal3_challenge_id: Option<String>,
 }
 
 /// The login's result (direct integrations; OIDC logins finish in the browser).
@@ -290,6 +295,19 @@ pub async fn verify(
             }))
         }
         Decision::Approve { granted } => {
+            #[cfg(feature = "scal3")]
+            if granted.is_high_risk() && crate::routes::scal3::required(&st, &session.token_id).await? {
+                let challenge = req.scal3_challenge_id.as_deref();
+                let scopes = granted.as_slice();
+                crate::routes::scal3::take_login_authorization(
+                    &st,
+                    &session.token_id,
+                    &session.session_id,
+                    scopes,
+                    challenge,
+                )
+                .await?;
+            }
             approve(&st, &meta, &session, &enrollment, &granted, req.vds_data.as_deref()).await
         }
     }

@@ -186,6 +186,14 @@ pub async fn self_revoke(
     if enrollment.is_revoked {
         return Err(ApiError::coded(409, "already_revoked", "this enrollment is already revoked"));
     }
+    #[cfg(feature = "scal3")]
+    if crate::routes::scal3::required(&st, &token_id).await? {
+        return Err(ApiError::coded(
+            403,
+            "scal3_required",
+            "this token has a SCAL3 credential: revoke with the revoke_enrollment instruction (device and PIN)",
+        ));
+    }
     let skew = now.as_secs().checked_sub(req.timestamp).map(i64::unsigned_abs);
     if skew.is_none_or(|s| s > idseal_x1280::TIMESTAMP_SKEW_SECS.unsigned_abs()) {
         return Err(ApiError::coded(401, "timestamp_skew", "the timestamp is not within 30 seconds of the server's"));
