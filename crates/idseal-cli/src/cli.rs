@@ -90,6 +90,12 @@ enum Command {
         #[command(subcommand)]
         command: crate::device::DeviceCommand,
     },
+    /// SCAL3 sole-control evidence: `verify` a bundle offline.
+    #[cfg(feature = "scal3")]
+    Scal3 {
+        #[command(subcommand)]
+        command: crate::scal3::Scal3Command,
+    },
     /// A whole passwordless login in one command: dev chain of trust, server, seal, phone,
     /// service, browser, approval, checked result.
     Demo(crate::demo::DemoArgs),
@@ -176,6 +182,8 @@ pub(crate) fn main() -> ExitCode {
             Command::Vds { command } => crate::vds::run(command),
             Command::Trust { command } => crate::trust::run(command),
             Command::Device { command } => crate::device::run(command).await,
+            #[cfg(feature = "scal3")]
+            Command::Scal3 { command } => crate::scal3::run(command),
             Command::Demo(args) => crate::demo::run(args).await,
         }
     })

@@ -1,4 +1,5 @@
-//! `idseal device enroll|watch|approve|reject|revoke`: a simulated phone for passwordless login
+//! `idseal device enroll|watch|approve|reject|revoke` (and, with the `scal3` feature,
+//! `scal3-enrol|authorize`, in [`crate::scal3`]): a simulated phone for passwordless login
 //! (ITU-T X.1280) on the command line. The phone's work is idseal-device's; this module reads
 //! files, parses arguments and prints.
 //!
@@ -70,6 +71,14 @@ pub(crate) enum DeviceCommand {
         #[arg(long)]
         state: PathBuf,
     },
+    /// Enrol a SCAL3 credential (device key + PIN) for high-risk instructions; the PIN is read
+    /// from stdin unless --pin-file or --pin is given.
+    #[cfg(feature = "scal3")]
+    Scal3Enrol(crate::scal3::EnrolArgs),
+    /// Authorise a high-risk instruction with SCAL3 (device key + PIN), e.g.
+    /// `--instruction '{"op":"revoke_enrollment"}'`; prints the log index and the record.
+    #[cfg(feature = "scal3")]
+    Authorize(crate::scal3::AuthorizeArgs),
 }
 
 /// `idseal device enroll`.
@@ -128,6 +137,10 @@ pub(crate) async fn run(cmd: DeviceCommand) -> ExitCode {
             reject(&state, session.as_deref(), timeout, json).await
         }
         DeviceCommand::Revoke { state } => revoke(&state).await,
+        #[cfg(feature = "scal3")]
+        DeviceCommand::Scal3Enrol(a) => crate::scal3::enrol(&a).await,
+        #[cfg(feature = "scal3")]
+        DeviceCommand::Authorize(a) => crate::scal3::authorize(&a).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -146,7 +159,7 @@ fn failed(e: DeviceError) -> Failure {
     Failure::failed(e)
 }
 
-fn open_device(state: &Path) -> Result<Device, Failure> {
+pub(crate) fn open_device(state: &Path) -> Result<Device, Failure> {
     let st = DeviceState::load(state).map_err(failed)?;
     if st.token_id.is_none() {
         return Err(Failure::failed(format!("{} is not enrolled: run idseal device enroll", state.display())));

@@ -14,6 +14,8 @@ mod demo_chain;
 mod device;
 mod log;
 mod log_proof;
+#[cfg(feature = "scal3")]
+mod scal3;
 mod trust;
 mod trust_show;
 mod trust_verify;

@@ -116,7 +116,7 @@ pub(crate) struct IssueServiceArgs {
     /// characters.
     #[arg(long)]
     name: String,
-    /// The service's web origin: https://host[:port] (http:// only for localhost and
+    /// The service's web origin: `https://host[:port]` (http:// only for localhost and
     /// 127.0.0.1), lowercase, no path, not even a trailing "/".
     #[arg(long, value_name = "ORIGIN")]
     url: String,

@@ -279,8 +279,20 @@ impl Device {
         if r.revoked { Ok(()) } else { Err(DeviceError::BadResponse("revoked is false".into())) }
     }
 
-    async fn post<T: for<'de> Deserialize<'de>>(&self, path: &str, body: &serde_json::Value) -> Result<T> {
+    pub(crate) async fn post<T: for<'de> Deserialize<'de>>(&self, path: &str, body: &serde_json::Value) -> Result<T> {
         let resp = self.http.post(self.url(path)).json(body).send().await?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await?;
+        if !(200..300).contains(&status) {
+            return Err(server_error(status, &bytes));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| DeviceError::BadResponse(format!("{path}: {e}")))
+    }
+
+    /// GET `path` and parse the JSON answer (as [`Device::post`]).
+    #[cfg_attr(not(feature = "scal3"), allow(dead_code))]
+    pub(crate) async fn get<T: for<'de> Deserialize<'de>>(&self, path: &str) -> Result<T> {
+        let resp = self.http.get(self.url(path)).send().await?;
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await?;
         if !(200..300).contains(&status) {

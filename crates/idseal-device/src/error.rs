@@ -80,6 +80,23 @@ pub enum DeviceError {
         #[source]
         source: std::io::Error,
     },
+    /// SCAL3: the server's canonical instruction text, or its hash, is not the instruction the
+    /// user asked to sign. Nothing was signed or sent.
+    #[error("the server changed the instruction: {0}")]
+    InstructionMismatch(String),
+    /// SCAL3: the server refused the PIN (HTTP 403 `pin_mismatch`); the description says how
+    /// many attempts are left.
+    #[error("wrong PIN: {0}")]
+    PinMismatch(String),
+    /// SCAL3: the credential is locked after too many wrong PINs (HTTP 423).
+    #[error("the SCAL3 credential is locked: {0}")]
+    Locked(String),
+    /// SCAL3: this device has no SCAL3 credential yet (run the SCAL3 enrolment first).
+    #[error("the device has no SCAL3 credential")]
+    NoScal3Credential,
+    /// SCAL3: the pure core refused, or the record the server returned does not verify.
+    #[error("SCAL3: {0}")]
+    Scal3(String),
     /// The X.1280 core refused (key generation, key parsing, signing).
     #[error(transparent)]
     Core(#[from] idseal_x1280::X1280Error),

@@ -14,6 +14,8 @@
 //!                          POST /auth/verify with approve_message(sessionId, otp, now, granted)
 //!   reject(req)            POST /auth/verify with reject_message(sessionId, otp, now)
 //!   revoke()               POST /enroll/revoke with revoke_message(tokenId, now)
+//!   scal3_enrol(pin)       GET /scal3/provider-key, POST /scal3/enrol   (feature `scal3`)
+//!   scal3_authorize(pin, instruction)  POST /scal3/challenge, POST /scal3/prove → record
 //! ```
 //!
 //! Every signed message comes from [`idseal_x1280::device`]; this crate formats none itself.
@@ -26,6 +28,8 @@ mod channel;
 mod client;
 pub mod error;
 mod request;
+#[cfg(feature = "scal3")]
+pub mod scal3;
 mod state;
 
 pub use channel::Channel;

@@ -3,8 +3,14 @@
 //!
 //! ```json
 //! {"server": "https://id.example", "deviceId": "sim-…", "tokenId": "…", "vds": "VDSEUA…",
-//!  "keyPkcs8": "<Base64 PKCS#8 v1 DER of the P-256 key>"}
+//!  "keyPkcs8": "<Base64 PKCS#8 v1 DER of the P-256 key>",
+//!  "scal3PinKey": "<Base64 of 32 random bytes>", "scal3Credential": "<Base64, once enrolled>"}
 //! ```
+//!
+//! `scal3PinKey` is the PIN-derivation key of SCAL3 (the real phone's would be hardware-bound;
+//! see `idseal_device::scal3::pin_mask`) and `scal3Credential` the SCAL3 credential once
+//! `scal3_enrol` ran. Both are optional when loading, so files written before SCAL3 still load
+//! (a missing PIN key is made fresh; a credential without its PIN key is refused).
 //!
 //! The file is written with mode 0600 (through a temporary file in the same folder and a
 //! rename, so a crash never leaves half a key); like ssh, [`DeviceState::load`] refuses a file
@@ -38,6 +44,15 @@ pub struct DeviceState {
     /// The identity seal text (`VDSEUA…`), sent at enrollment and with every approval.
     pub vds: String,
     key_pkcs8: Zeroizing<Vec<u8>>,
+    scal3_pin_key: Zeroizing<[u8; 32]>,
+    scal3_credential: Option<Vec<u8>>,
+}
+
+/// 32 fresh random bytes, zeroized on drop.
+fn random_key() -> Result<Zeroizing<[u8; 32]>> {
+    let mut k = Zeroizing::new([0u8; 32]);
+    SystemRandom::new().fill(k.as_mut()).map_err(|_| DeviceError::BadState("no randomness".into()))?;
+    Ok(k)
 }
 
 #[derive(Serialize)]
@@ -48,6 +63,9 @@ struct StateOut<'a> {
     token_id: Option<&'a str>,
     vds: &'a str,
     key_pkcs8: &'a str,
+    scal3_pin_key: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scal3_credential: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -59,6 +77,10 @@ struct StateIn {
     token_id: Option<String>,
     vds: String,
     key_pkcs8: String,
+    #[serde(default)]
+    scal3_pin_key: Option<String>,
+    #[serde(default)]
+    scal3_credential: Option<String>,
 }
 
 impl DeviceState {
@@ -75,6 +97,8 @@ impl DeviceState {
             token_id: None,
             vds: vds.to_owned(),
             key_pkcs8: key.pkcs8()?,
+            scal3_pin_key: random_key()?,
+            scal3_credential: None,
         })
     }
 
@@ -87,6 +111,8 @@ impl DeviceState {
             token_id: None,
             vds: vds.to_owned(),
             key_pkcs8: key.pkcs8()?,
+            scal3_pin_key: random_key()?,
+            scal3_credential: None,
         })
     }
 
@@ -95,15 +121,41 @@ impl DeviceState {
         Ok(DeviceKey::from_pkcs8(&self.key_pkcs8)?)
     }
 
-    /// The state as JSON (contains the private key).
+    /// The device key as PKCS#8 v1 DER (the SCAL3 module signs with it in fixed form).
+    #[cfg_attr(not(feature = "scal3"), allow(dead_code))]
+    pub(crate) fn key_pkcs8(&self) -> &[u8] {
+        &self.key_pkcs8
+    }
+
+    /// The SCAL3 PIN-derivation key (32 random bytes kept with the state).
+    #[cfg_attr(not(feature = "scal3"), allow(dead_code))]
+    pub(crate) fn scal3_pin_key(&self) -> &[u8; 32] {
+        &self.scal3_pin_key
+    }
+
+    /// The SCAL3 credential (the bytes of `idseal_scal3::Credential::to_bytes`), once enrolled.
+    pub fn scal3_credential(&self) -> Option<&[u8]> {
+        self.scal3_credential.as_deref()
+    }
+
+    /// Keeps the SCAL3 credential (after a successful enrolment).
+    #[cfg_attr(not(feature = "scal3"), allow(dead_code))]
+    pub(crate) fn set_scal3_credential(&mut self, credential: Vec<u8>) {
+        self.scal3_credential = Some(credential);
+    }
+
+    /// The state as JSON (contains the private key and the PIN-derivation key).
     pub fn to_json(&self) -> Zeroizing<Vec<u8>> {
         let key = Zeroizing::new(STANDARD.encode(&*self.key_pkcs8));
+        let pin_key = Zeroizing::new(STANDARD.encode(*self.scal3_pin_key));
         let out = StateOut {
             server: &self.server,
             device_id: &self.device_id,
             token_id: self.token_id.as_deref(),
             vds: &self.vds,
             key_pkcs8: &key,
+            scal3_pin_key: &pin_key,
+            scal3_credential: self.scal3_credential.as_ref().map(|c| STANDARD.encode(c)),
         };
         // Serializing plain strings cannot fail; an empty document would be refused on load.
         Zeroizing::new(serde_json::to_vec_pretty(&out).unwrap_or_default())
@@ -120,7 +172,38 @@ impl DeviceState {
         if raw.server.is_empty() || raw.device_id.is_empty() || raw.vds.is_empty() {
             return Err(DeviceError::BadState("server, deviceId and vds must not be empty".into()));
         }
-        Ok(Self { server: raw.server, device_id: raw.device_id, token_id: raw.token_id, vds: raw.vds, key_pkcs8 })
+        let scal3_credential = match raw.scal3_credential {
+            Some(c) => Some(
+                STANDARD.decode(c.trim()).map_err(|_| DeviceError::BadState("scal3Credential is not Base64".into()))?,
+            ),
+            None => None,
+        };
+        let scal3_pin_key = match raw.scal3_pin_key {
+            Some(k) => {
+                let k = Zeroizing::new(k);
+                let bytes = Zeroizing::new(
+                    STANDARD.decode(k.trim()).map_err(|_| DeviceError::BadState("scal3PinKey is not Base64".into()))?,
+                );
+                let mut key = Zeroizing::new([0u8; 32]);
+                if bytes.len() != key.len() {
+                    return Err(DeviceError::BadState("scal3PinKey is not 32 bytes".into()));
+                }
+                key.copy_from_slice(&bytes);
+                key
+            }
+            // A state from before SCAL3 gets its PIN key now (saved with the next save).
+            None if scal3_credential.is_none() => random_key()?,
+            None => return Err(DeviceError::BadState("scal3Credential without scal3PinKey".into())),
+        };
+        Ok(Self {
+            server: raw.server,
+            device_id: raw.device_id,
+            token_id: raw.token_id,
+            vds: raw.vds,
+            key_pkcs8,
+            scal3_pin_key,
+            scal3_credential,
+        })
     }
 
     /// Writes the state to `path` with mode 0600, replacing any previous file atomically.
@@ -180,6 +263,8 @@ impl fmt::Debug for DeviceState {
             .field("token_id", &self.token_id)
             .field("vds_len", &self.vds.len())
             .field("key", &"<redacted>")
+            .field("scal3_pin_key", &"<redacted>")
+            .field("scal3_enrolled", &self.scal3_credential.is_some())
             .finish()
     }
 }
@@ -269,11 +354,61 @@ mod tests {
     }
 
     #[test]
+    fn scal3_fields_round_trip_and_old_states_still_load() {
+        let mut st = DeviceState::new("http://x", "V").unwrap();
+        st.set_scal3_credential(vec![1, 2, 3]);
+        let back = DeviceState::from_json(&st.to_json()).unwrap();
+        assert_eq!(back.scal3_credential(), Some(&[1u8, 2, 3][..]));
+        assert_eq!(back.scal3_pin_key(), st.scal3_pin_key());
+        // A state file from before SCAL3: no PIN key, no credential; it loads with a new key.
+        let mut v: serde_json::Value = serde_json::from_slice(&st.to_json()).unwrap();
+        let obj = v.as_object_mut().unwrap();
+        obj.remove("scal3PinKey");
+        obj.remove("scal3Credential");
+        let old = DeviceState::from_json(&serde_json::to_vec(&v).unwrap()).unwrap();
+        assert!(old.scal3_credential().is_none());
+        assert_ne!(old.scal3_pin_key(), st.scal3_pin_key());
+        // Two fresh states have different PIN keys.
+        assert_ne!(DeviceState::new("http://x", "V").unwrap().scal3_pin_key(), st.scal3_pin_key());
+    }
+
+    #[test]
+    fn bad_scal3_fields_are_refused() {
+        let mut st = DeviceState::new("http://x", "V").unwrap();
+        st.set_scal3_credential(vec![9; 4]);
+        let v: serde_json::Value = serde_json::from_slice(&st.to_json()).unwrap();
+        let with = |k: &str, val: Option<serde_json::Value>| {
+            let mut v = v.clone();
+            match val {
+                Some(x) => v[k] = x,
+                None => {
+                    v.as_object_mut().unwrap().remove(k);
+                }
+            }
+            serde_json::to_vec(&v).unwrap()
+        };
+        for c in [
+            with("scal3PinKey", None),
+            with("scal3PinKey", Some(STANDARD.encode([0u8; 31]).into())),
+            with("scal3PinKey", Some("!!".into())),
+            with("scal3Credential", Some("!!".into())),
+        ] {
+            assert!(
+                matches!(DeviceState::from_json(&c), Err(DeviceError::BadState(_))),
+                "{}",
+                String::from_utf8_lossy(&c)
+            );
+        }
+    }
+
+    #[test]
     fn debug_hides_the_key() {
         let st = DeviceState::new("http://x", "V").unwrap();
         let key_b64 = STANDARD.encode(&*st.key_pkcs8);
         let dbg = format!("{st:?}");
         assert!(dbg.contains("<redacted>"));
         assert!(!dbg.contains(&key_b64));
+        assert!(!dbg.contains(&STANDARD.encode(*st.scal3_pin_key())));
+        assert!(!dbg.contains(&format!("{:?}", *st.scal3_pin_key())));
     }
 }

@@ -21,6 +21,8 @@ mod oidc_interop;
 mod oidc_phone_interop;
 mod postgres;
 mod rotate_cli;
+#[cfg(feature = "scal3")]
+mod scal3_cli;
 mod signals;
 mod start_failures;
 mod trust_cli;

@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 
 const T0: i64 = 1_800_000_000;
 
-struct Srv {
-    base: String,
+pub(crate) struct Srv {
+    pub(crate) base: String,
     admin: String,
-    clock: Arc<FixedClock>,
+    pub(crate) clock: Arc<FixedClock>,
     demo: TrustDemo,
     _dir: tempfile::TempDir,
     task: tokio::task::JoinHandle<()>,
@@ -28,7 +28,7 @@ impl Drop for Srv {
     }
 }
 
-async fn start() -> Srv {
+pub(crate) async fn start() -> Srv {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let now = UnixTime::from_secs(T0);
@@ -64,7 +64,7 @@ async fn start() -> Srv {
 }
 
 impl Srv {
-    fn seal(&self) -> String {
+    pub(crate) fn seal(&self) -> String {
         let now = UnixTime::from_secs(T0);
         let mut id = TrustDemo::identity_template(now);
         aws_lc_rs::rand::fill(&mut id.token_id).unwrap();
