@@ -1,5 +1,6 @@
 //! `idseal device enroll|watch|approve|reject|revoke` (and, with the `scal3` feature,
-//! `scal3-enrol|authorize`, in [`crate::scal3`]): a simulated phone for passwordless login
+//! `scal3-enrol|authorize`, in [`crate::scal3`], and `fetch-proof`, which downloads an
+//! audit-log entry with its proof for `idseal scal3 verify`): a simulated phone for passwordless login
 //! (ITU-T X.1280) on the command line. The phone's work is idseal-device's; this module reads
 //! files, parses arguments and prints.
 //!
@@ -79,6 +80,30 @@ pub(crate) enum DeviceCommand {
     /// `--instruction '{"op":"revoke_enrollment"}'`; prints the log index and the record.
     #[cfg(feature = "scal3")]
     Authorize(crate::scal3::AuthorizeArgs),
+    /// Download from the phone's server audit-log entry `--index` (e.g. the log index printed
+    /// by `authorize`), its inclusion proof against the latest checkpoint that covers it, that
+    /// checkpoint and the log's verifier key, as the files `idseal scal3 verify` reads.
+    #[cfg(feature = "scal3")]
+    FetchProof(FetchProofArgs),
+}
+
+/// `idseal device fetch-proof`.
+#[cfg(feature = "scal3")]
+#[derive(Args)]
+pub(crate) struct FetchProofArgs {
+    /// The state file (its server is asked).
+    #[arg(long)]
+    state: PathBuf,
+    /// The audit-log entry's index.
+    #[arg(long)]
+    index: u64,
+    /// The directory to write `entry.bin`, `proof.json`, `checkpoint.txt` and
+    /// `verifier-key.txt` to (created if missing).
+    #[arg(long)]
+    out_dir: PathBuf,
+    /// Seconds to wait for a signed checkpoint that covers the entry.
+    #[arg(long, default_value_t = 15)]
+    timeout: u64,
 }
 
 /// `idseal device enroll`.
@@ -141,6 +166,8 @@ pub(crate) async fn run(cmd: DeviceCommand) -> ExitCode {
         DeviceCommand::Scal3Enrol(a) => crate::scal3::enrol(&a).await,
         #[cfg(feature = "scal3")]
         DeviceCommand::Authorize(a) => crate::scal3::authorize(&a).await,
+        #[cfg(feature = "scal3")]
+        DeviceCommand::FetchProof(a) => fetch_proof(&a).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -344,5 +371,74 @@ async fn revoke(state: &Path) -> Result<(), Failure> {
     let device = open_device(state)?;
     device.revoke().await.map_err(failed)?;
     out!("revoked: token id {}", device.token_id().unwrap_or_default());
+    Ok(())
+}
+
+/// One GET of the log API: the body, or a failure naming the path and the status.
+#[cfg(feature = "scal3")]
+async fn log_get(http: &reqwest::Client, base: &str, path: &str) -> Result<Vec<u8>, Failure> {
+    let r = http.get(format!("{base}{path}")).send().await.map_err(|e| Failure::failed(format!("GET {path}: {e}")))?;
+    let status = r.status();
+    let body = r.bytes().await.map_err(|e| Failure::failed(format!("GET {path}: {e}")))?;
+    if !status.is_success() {
+        let text: String = String::from_utf8_lossy(&body).chars().filter(|c| !c.is_control()).take(200).collect();
+        return Err(Failure::failed(format!("GET {path}: {status} {text}")));
+    }
+    Ok(body.to_vec())
+}
+
+/// `idseal device fetch-proof`: the verifier key, then the latest checkpoint (polled until it
+/// covers the entry), then the entry and its inclusion proof for that checkpoint's size, so the
+/// four files always go together. The checkpoint's signature is checked with the fetched key
+/// only to read its size: the key itself is the server's word, to compare out of band.
+#[cfg(feature = "scal3")]
+async fn fetch_proof(a: &FetchProofArgs) -> Result<(), Failure> {
+    use idseal_tlog::{Checkpoint, NoteVerifier};
+
+    // The phone asks its own server (making the device also sets up TLS: aws-lc-rs for rustls).
+    let device = Device::new(DeviceState::load(&a.state).map_err(failed)?, Arc::new(SystemClock)).map_err(failed)?;
+    let base = device.state().server.trim_end_matches('/').to_owned();
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().map_err(Failure::failed)?;
+    let vkey_bytes = log_get(&http, &base, "/log/verifier-key").await?;
+    let vkey = String::from_utf8(vkey_bytes).map_err(|_| Failure::failed("the verifier key is not UTF-8"))?;
+    let verifier = NoteVerifier::from_vkey(vkey.trim()).map_err(|e| Failure::failed(format!("verifier key: {e}")))?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(a.timeout);
+    let (note, size) = loop {
+        let note = log_get(&http, &base, "/log/checkpoint").await?;
+        let cp = Checkpoint::open(&note, verifier.name(), std::slice::from_ref(&verifier))
+            .map_err(|e| Failure::failed(format!("checkpoint: {e}")))?;
+        if cp.size() > a.index {
+            break (note, cp.size());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(Failure::failed(format!(
+                "no checkpoint covers entry {} within {} s (latest size {})",
+                a.index,
+                a.timeout,
+                cp.size()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let entry = log_get(&http, &base, &format!("/log/entries/{}", a.index)).await?;
+    let proof = log_get(&http, &base, &format!("/log/proof/inclusion?index={}&size={size}", a.index)).await?;
+    std::fs::create_dir_all(&a.out_dir).map_err(|e| Failure::failed(format!("{}: {e}", a.out_dir.display())))?;
+    let files = [
+        ("entry.bin", entry.as_slice()),
+        ("proof.json", proof.as_slice()),
+        ("checkpoint.txt", note.as_slice()),
+        ("verifier-key.txt", vkey.as_bytes()),
+    ];
+    for (name, bytes) in files {
+        let path = a.out_dir.join(name);
+        std::fs::write(&path, bytes).map_err(|e| Failure::failed(format!("{}: {e}", path.display())))?;
+    }
+    let d = a.out_dir.display();
+    out!("fetched entry {} with its inclusion proof in checkpoint {size} of {}", a.index, verifier.name());
+    out!("  verifier key {}", vkey.trim());
+    out!("  (compare the verifier key with one obtained out of band)");
+    out!(
+        "  idseal scal3 verify --bundle BUNDLE --entry {d}/entry.bin --proof {d}/proof.json \\\n    --checkpoint {d}/checkpoint.txt --verifier-key {d}/verifier-key.txt"
+    );
     Ok(())
 }

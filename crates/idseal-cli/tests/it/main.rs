@@ -23,6 +23,8 @@ mod postgres;
 mod rotate_cli;
 #[cfg(feature = "scal3")]
 mod scal3_cli;
+#[cfg(feature = "scal3")]
+mod scal3_process;
 mod signals;
 mod start_failures;
 mod trust_cli;
