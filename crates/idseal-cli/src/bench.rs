@@ -3,8 +3,9 @@
 //! /health throughput of a real `idseal serve` process) to `foundation.json`, `vds` (see
 //! [`crate::bench_vds`]) to `vds.json`, `tlog` (see [`crate::bench_tlog`]) to `tlog.json`,
 //! `oauth` (see [`crate::bench_oauth`]) to `oauth.json`, `trust` (see [`crate::bench_trust`]) to
-//! `trust.json`, `passwordless` (see [`bench_passwordless`]) to `passwordless.json`; `all` (the
-//! default) runs them all.
+//! `trust.json`, `passwordless` (see [`bench_passwordless`]) to `passwordless.json`, `scal3`
+//! (with the `scal3` feature; see `crate::bench_scal3`) to `scal3.json`; `all` (the default)
+//! runs them all.
 //!
 //! Raw limits: process start-up is compared with spawning `idseal --version` (exec and
 //! dynamic loading, nothing of ours); /health throughput with in-process `SELECT 1` round
@@ -43,6 +44,10 @@ pub(crate) enum Suite {
     /// X.1280 passwordless logins (initiate + device verify + result) through the HTTP server
     /// against the raw crypto one login needs (`passwordless.json`).
     Passwordless,
+    /// SCAL3 authorisations (with an audit append) and record verifications against raw
+    /// FROST(P-256) signing and raw ECDSA P-256 verification (`scal3.json`).
+    #[cfg(feature = "scal3")]
+    Scal3,
     /// All of the above.
     All,
     /// Internal: the SoftHSM2 issuance figures, run in a child process that has its own
@@ -95,7 +100,11 @@ pub(crate) struct BenchArgs {
     /// Seconds of the fixed-rate latency run at half the peak (passwordless suite).
     #[arg(long, default_value_t = 5.0)]
     passwordless_latency_seconds: f64,
-    /// PostgreSQL server for the tlog, oauth and passwordless suites' PostgreSQL figures (a fresh database is created
+    /// Seconds per measurement and thread count (scal3 suite).
+    #[cfg(feature = "scal3")]
+    #[arg(long, default_value_t = 2.0)]
+    scal3_seconds: f64,
+    /// PostgreSQL server for the tlog, oauth, passwordless and scal3 suites' PostgreSQL figures (a fresh database is created
     /// next to the one named and dropped after); default `IDSEAL_TEST_DATABASE_URL`.
     #[arg(long, env = "IDSEAL_TEST_DATABASE_URL")]
     database_url: Option<String>,
@@ -393,6 +402,16 @@ async fn run_suites(args: &BenchArgs) -> anyhow::Result<()> {
         let _ = writeln!(std::io::stdout(), "{}", bench_passwordless::summary(&v));
         let _ = writeln!(std::io::stdout(), "results written to {}", path.display());
     }
+    #[cfg(feature = "scal3")]
+    if matches!(args.suite, Suite::Scal3 | Suite::All) {
+        if !(args.scal3_seconds.is_finite() && args.scal3_seconds > 0.0) {
+            anyhow::bail!("--scal3-seconds must be a positive number");
+        }
+        let v = crate::bench_scal3::measure(args.scal3_seconds, args.database_url.as_deref()).await?;
+        let path = write_result(&args.out_dir, "scal3.json", &v)?;
+        let _ = writeln!(std::io::stdout(), "{}", crate::bench_scal3::summary(&v));
+        let _ = writeln!(std::io::stdout(), "results written to {}", path.display());
+    }
     Ok(())
 }
 
@@ -436,6 +455,12 @@ mod tests {
         let w = Wrap::try_parse_from(["bench", "--suite", "passwordless", "--passwordless-phones", "8"]).unwrap();
         assert!(w.args.suite == Suite::Passwordless);
         assert_eq!(w.args.passwordless_phones, 8);
+        #[cfg(feature = "scal3")]
+        {
+            let w = Wrap::try_parse_from(["bench", "--suite", "scal3", "--scal3-seconds", "0.5"]).unwrap();
+            assert!(w.args.suite == Suite::Scal3);
+            assert!((w.args.scal3_seconds - 0.5).abs() < f64::EPSILON);
+        }
         assert!(Wrap::try_parse_from(["bench", "--suite", "nope"]).is_err());
     }
 }

@@ -4,6 +4,8 @@ mod bench;
 mod bench_common;
 mod bench_oauth;
 mod bench_passwordless;
+#[cfg(feature = "scal3")]
+mod bench_scal3;
 mod bench_tlog;
 mod bench_trust;
 mod bench_vds;

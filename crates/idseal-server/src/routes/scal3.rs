@@ -138,7 +138,11 @@ pub async fn enrol(
     let ev = AuditEvent::new(AuditEventKind::Scal3Enrol, now, token_id.clone())
         .subject(token_id)
         .request(meta.ip, meta.user_agent.clone())
-        .details(json!({"vk": hex(&row.vk), "device_pk": hex(&row.device_pk)}));
+        .details(json!({
+            "vk": hex(&row.vk),
+            "device_pk": hex(&row.device_pk),
+            "credential_sha256": hex(&sha256(&row.credential)),
+        }));
     crate::oidc::audit(&st, &meta, ev).await?;
     Ok(Json(json!({"enrolled": true, "vk": b64u(&row.vk)})))
 }
