@@ -30,6 +30,42 @@ pub fn free_addr() -> SocketAddr {
 }
 
 /// 64 random hex digits (a valid master key), from /dev/urandom.
+/// A dev chain of trust for a server at `issuer` (`idseal demo --chain-only`, a level-2 seal)
+/// in `<cwd>/chain`, and a config file `<cwd>/idseal.toml` that serves and trusts it, with
+/// `extra` TOML before the `[trust]` table. Returns the command's JSON summary and the file.
+pub async fn passwordless_chain(cwd: &Path, issuer: &str, extra: &str) -> (Value, PathBuf) {
+    let toml_path = |p: &Path| toml::Value::String(p.display().to_string()).to_string();
+    let chain_dir = cwd.join("chain");
+    let made = Idseal::new(
+        cwd,
+        [
+            "demo".as_ref(),
+            "--chain-only".as_ref(),
+            format!("{issuer}/trust").as_ref(),
+            "--dir".as_ref(),
+            chain_dir.as_os_str(),
+            "--level".as_ref(),
+            "2".as_ref(),
+        ],
+    )
+    .run()
+    .await;
+    made.assert_code(0);
+    let chain: Value = serde_json::from_str(made.stdout.trim()).unwrap_or_else(|e| panic!("{e}\n{made}"));
+    let config = cwd.join("idseal.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "{extra}[trust]\npublish_dir = {}\ngovernance_location = {}\ngovernance_signers = [{}]\n",
+            toml_path(&chain_dir.join("trust")),
+            toml::Value::String(format!("{issuer}/trust/governance.xml")),
+            toml_path(&chain_dir.join("governance-signer.der")),
+        ),
+    )
+    .unwrap();
+    (chain, config)
+}
+
 pub fn random_master_key() -> String {
     let mut b = [0u8; 32];
     std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut b)).expect("read /dev/urandom");

@@ -34,11 +34,6 @@ async fn openid_client_phone_login_postgres() {
     run(Some(&db.url)).await;
 }
 
-/// A TOML string literal of a path.
-fn toml_path(p: &Path) -> String {
-    toml::Value::String(p.display().to_string()).to_string()
-}
-
 async fn run(database_url: Option<&str>) {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
@@ -46,34 +41,8 @@ async fn run(database_url: Option<&str>) {
     let issuer = format!("http://{bind}");
 
     // The chain of trust, served by the server itself under /trust, and a level-2 seal.
-    let chain_dir = tmp.path().join("chain");
-    let made = Idseal::new(
-        tmp.path(),
-        [
-            "demo".as_ref(),
-            "--chain-only".as_ref(),
-            format!("{issuer}/trust").as_ref(),
-            "--dir".as_ref(),
-            chain_dir.as_os_str(),
-            "--level".as_ref(),
-            "2".as_ref(),
-        ],
-    )
-    .run()
-    .await;
-    made.assert_code(0);
-    let chain: Value = serde_json::from_str(made.stdout.trim()).unwrap_or_else(|e| panic!("{e}\n{made}"));
-    let config = tmp.path().join("idseal.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[trust]\npublish_dir = {}\ngovernance_location = {}\ngovernance_signers = [{}]\n",
-            toml_path(&chain_dir.join("trust")),
-            toml::Value::String(format!("{issuer}/trust/governance.xml")),
-            toml_path(&chain_dir.join("governance-signer.der")),
-        ),
-    )
-    .unwrap();
+    let (chain, config) = crate::harness::passwordless_chain(tmp.path(), &issuer, "").await;
+    let cwd_chain = tmp.path().join("chain");
     assert_eq!(chain["governanceLocation"], format!("{issuer}/trust/governance.xml"));
 
     let master = random_master_key();
@@ -114,7 +83,7 @@ async fn run(database_url: Option<&str>) {
             "--server".as_ref(),
             issuer.as_ref(),
             "--vds".as_ref(),
-            chain_dir.join("identity.vds").as_os_str(),
+            cwd_chain.join("identity.vds").as_os_str(),
             "--state".as_ref(),
             state.as_os_str(),
             "--json".as_ref(),

@@ -14,11 +14,6 @@ use serde_json::Value;
 
 use crate::harness::{Idseal, Output, client, free_addr, random_master_key, wait_healthy};
 
-/// A TOML string literal of a path.
-fn toml_path(p: &Path) -> String {
-    toml::Value::String(p.display().to_string()).to_string()
-}
-
 /// `idseal scal3 verify` with the bundle and the fetched log files of `dir`.
 async fn verify(cwd: &Path, bundle: &Path, dir: &Path, checkpoint: &Path) -> Output {
     Idseal::new(cwd, ["scal3", "verify", "--bundle"])
@@ -43,33 +38,8 @@ async fn authorize_fetch_proof_and_verify_offline() {
     let bind = free_addr();
     let issuer = format!("http://{bind}");
 
-    let chain_dir = cwd.join("chain");
-    let made = Idseal::new(
-        cwd,
-        [
-            "demo".as_ref(),
-            "--chain-only".as_ref(),
-            format!("{issuer}/trust").as_ref(),
-            "--dir".as_ref(),
-            chain_dir.as_os_str(),
-            "--level".as_ref(),
-            "2".as_ref(),
-        ],
-    )
-    .run()
-    .await;
-    made.assert_code(0);
-    let config = cwd.join("idseal.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[tlog]\ncheckpoint_secs = 1\n\n[trust]\npublish_dir = {}\ngovernance_location = {}\ngovernance_signers = [{}]\n",
-            toml_path(&chain_dir.join("trust")),
-            toml::Value::String(format!("{issuer}/trust/governance.xml")),
-            toml_path(&chain_dir.join("governance-signer.der")),
-        ),
-    )
-    .unwrap();
+    let (_, config) = crate::harness::passwordless_chain(cwd, &issuer, "[tlog]\ncheckpoint_secs = 1\n\n").await;
+    let cwd_chain = cwd.join("chain");
     let server = Idseal::serve(cwd, &data, bind)
         .env("IDSEAL_CONFIG", &config.display().to_string())
         .env("IDSEAL_MASTER_KEY", &random_master_key())
@@ -87,7 +57,7 @@ async fn authorize_fetch_proof_and_verify_offline() {
             "--server".as_ref(),
             issuer.as_ref(),
             "--vds".as_ref(),
-            chain_dir.join("identity.vds").as_os_str(),
+            cwd_chain.join("identity.vds").as_os_str(),
             "--state".as_ref(),
             state.as_os_str(),
         ],
