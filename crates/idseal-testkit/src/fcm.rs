@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 /// The project id of every fake service account.
 pub const PROJECT_ID: &str = "idseal-test";
@@ -126,7 +126,7 @@ impl FcmServer {
             arrived: Notify::new(),
         });
         let json = service_account(&shared, &key)?;
-        let server = runtime.spawn(serve(listener, Arc::clone(&shared)));
+        let server = runtime.spawn(crate::accept::accept_loop(listener, Arc::clone(&shared), handle_connection));
         Ok((Self { addr, shared, server }, json))
     }
 
@@ -233,20 +233,6 @@ fn service_account(shared: &Shared, key: &SigningKey) -> io::Result<String> {
         "universe_domain": "googleapis.com",
     });
     serde_json::to_string_pretty(&doc).map_err(io::Error::other)
-}
-
-async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                if let Ok((stream, _)) = accepted {
-                    connections.spawn(handle_connection(stream, Arc::clone(&shared)));
-                }
-            }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
 }
 
 /// A parsed request.

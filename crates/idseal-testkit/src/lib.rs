@@ -13,6 +13,7 @@
 //! or parse MIME beyond a single part's transfer encoding; it is not hardened against hostile clients beyond line
 //! and size limits.
 
+mod accept;
 mod decode;
 pub mod fcm;
 mod received;

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 use crate::ReceivedMail;
 
@@ -69,7 +69,7 @@ impl SmtpSink {
             TcpListener::from_std(std_listener)?
         };
         let shared = Arc::new(Shared::default());
-        let server = runtime.spawn(serve(listener, Arc::clone(&shared)));
+        let server = runtime.spawn(crate::accept::accept_loop(listener, Arc::clone(&shared), handle_connection));
         Ok(Self { addr, shared, server })
     }
 
@@ -113,20 +113,6 @@ impl Drop for SmtpSink {
     fn drop(&mut self) {
         // Aborting the accept loop drops its JoinSet, which aborts every connection task.
         self.server.abort();
-    }
-}
-
-async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                if let Ok((stream, _)) = accepted {
-                    connections.spawn(handle_connection(stream, Arc::clone(&shared)));
-                }
-            }
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
     }
 }
 
@@ -486,7 +472,7 @@ mod tests {
     #[tokio::test]
     async fn concurrent_connections() {
         let sink = SmtpSink::start().unwrap();
-        let mut tasks = JoinSet::new();
+        let mut tasks = tokio::task::JoinSet::new();
         for i in 0..5 {
             let addr = sink.addr();
             tasks.spawn(async move {
